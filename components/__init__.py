@@ -1,0 +1,1 @@
+"""Pulumi ComponentResources over the pure builders in :mod:`federation`."""

@@ -1,0 +1,5 @@
+"""`python -m federation` runs the CLI."""
+
+from federation.cli import main
+
+main()

@@ -1,0 +1,131 @@
+"""The `flower-federation` command line.
+
+Exit codes: 0 success, 1 a run or check failed, 2 bad input (every problem printed as
+`path.to.field: message`, nothing written).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import typer
+from rich.console import Console
+
+from federation.errors import SpecError
+from federation.loading import DEFAULT_STACKS_DIR, load_file, stack_file
+from federation.spec import FederationSpec
+
+EXIT_FAILED = 1
+EXIT_BAD_INPUT = 2
+
+app = typer.Typer(
+    name="flower-federation",
+    help="Declare a Flower federation once; validate it, run it locally, or deploy it with Pulumi and OCM.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+
+@app.callback()
+def _root() -> None:
+    """Declare a Flower federation once; validate it, run it locally, or deploy it with Pulumi and OCM."""
+
+
+StackOpt = Annotated[str | None, typer.Option("--stack", "-s", help="Stack name: reads stacks/Pulumi.<stack>.yaml.")]
+FileOpt = Annotated[Path | None, typer.Option("--file", "-f", help="A stack config file to read instead.")]
+StacksDirOpt = Annotated[Path, typer.Option("--stacks-dir", help="Directory of the stack files.")]
+
+
+def fail_bad_input(exc: SpecError) -> NoReturn:
+    """Print every problem on its own line to stderr and exit 2."""
+    for problem in exc.problems:
+        err.print(str(problem), markup=False)
+    raise typer.Exit(EXIT_BAD_INPUT)
+
+
+def resolve_spec(stack: str | None, file: Path | None, stacks_dir: Path) -> FederationSpec:
+    """Load the spec named by `--stack` or `--file` (exactly one), exiting 2 on bad input."""
+    if (stack is None) == (file is None):
+        err.print("error: give exactly one of --stack NAME or --file PATH")
+        raise typer.Exit(EXIT_BAD_INPUT)
+    path = file if file is not None else stack_file(str(stack), stacks_dir)
+    try:
+        return load_file(path)
+    except SpecError as exc:
+        fail_bad_input(exc)
+
+
+def _selection_summary(spec: FederationSpec, index: int) -> list[str]:
+    sel = spec.pools[index].selection
+    parts = [f"sets {','.join(sel.cluster_sets)}"]
+    if sel.clusters:
+        parts.append(f"clusters {','.join(sel.clusters)}")
+    if sel.label_selector:
+        labels = [f"{k}={v}" for k, v in sel.label_selector.match_labels.items()]
+        labels += [f"{e.key} {e.operator} {','.join(e.values)}".strip() for e in sel.label_selector.match_expressions]
+        parts.append("labels " + "; ".join(labels))
+    if sel.claim_selector:
+        parts.append("claims " + "; ".join(f"{e.key} {e.operator} {','.join(e.values)}".strip()
+                                           for e in sel.claim_selector.match_expressions))
+    if sel.cel_expressions:
+        parts.append(f"{len(sel.cel_expressions)} CEL expression(s)")
+    if sel.prioritizers and sel.prioritizers.configurations:
+        scores = [
+            (f"{c.add_on.resource_name}/{c.add_on.score_name}" if c.add_on else str(c.built_in)) + f"×{c.weight}"
+            for c in sel.prioritizers.configurations
+        ]
+        parts.append("scores " + ", ".join(scores))
+    if sel.number_of_clusters:
+        parts.append(f"at most {sel.number_of_clusters} clusters")
+    return parts
+
+
+def print_summary(spec: FederationSpec, source: str) -> None:
+    """A short, readable summary of a valid federation."""
+    hub = spec.hub
+    tls = hub.tls.mode + (" + SuperNode auth" if hub.supernode_auth.enabled else "")
+    state = f"sqlite on {hub.persistence.size} PVC" if hub.persistence.enabled else "in memory"
+    out.print(f"[bold green]valid[/] {source}: federation [bold]{spec.name}[/] on Flower {spec.flower.version}")
+    lines = [
+        f"  hub        {hub.namespace}: SuperLink {hub.exposure.type} port {hub.port}, TLS {tls}, "
+        f"isolation {hub.isolation}, state {state}"
+    ]
+    for i, pool in enumerate(spec.pools):
+        lines.append(f"  pool       {pool.name}: " + ", ".join(_selection_summary(spec, i)))
+        gpu = "CPU only"
+        if pool.gpu:
+            gpu = f"GPU {pool.gpu.count}× {pool.gpu.resource_name}"
+            if pool.gpu.node_selector:
+                gpu += " on nodes " + ",".join(f"{k}={v}" for k, v in pool.gpu.node_selector.items())
+        lines.append(
+            f"             {gpu}; {pool.replicas} SuperNode(s) per cluster, isolation {pool.isolation}, "
+            f"rollout {pool.rollout_strategy.type}"
+        )
+    for app_ in spec.client_apps:
+        lines.append(f"  clientApp  {app_.name}: {app_.image} -> pools {', '.join(app_.pools)}, "
+                     f"rollout {app_.rollout_strategy.type}")
+    for line in lines:
+        out.print(line, markup=False)
+
+
+@app.command()
+def validate(stack: StackOpt = None, file: FileOpt = None, stacks_dir: StacksDirOpt = DEFAULT_STACKS_DIR) -> None:
+    """Validate a stack's federation declaration and print a summary."""
+    spec = resolve_spec(stack, file, stacks_dir)
+    print_summary(spec, str(file) if file else f"stack {stack}")
+
+
+def main() -> None:
+    """Console-script entry point."""
+    try:
+        app()
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        sys.exit(130)

@@ -1,0 +1,495 @@
+"""The typed federation spec: one declaration for the Pulumi program, the CLI and the local runner.
+
+Field names are camelCase in YAML (as in Kubernetes and Pulumi config) and snake_case in Python.
+Structural checks live on the models; rules that span several fields live in
+:mod:`federation.validation` so every problem can name its exact path.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from typing import Annotated, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainValidator,
+)
+from pydantic.alias_generators import to_camel
+
+SUPPORTED_FLOWER_VERSIONS = ("1.41.0",)
+DEFAULT_FLOWER_VERSION = "1.41.0"
+
+_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+_LABEL_NAME = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
+_LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
+_QUANTITY = re.compile(r"^[+]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][-+]?[0-9]+|Ki|Mi|Gi|Ti|Pi|Ei|m|k|M|G|T|P|E)?$")
+# Docker reference grammar (distribution/reference), simplified to what registries accept.
+_IMAGE = re.compile(
+    r"^(?:(?P<registry>[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*"
+    r"(?::[0-9]+)?)/)?"
+    r"(?P<path>[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*)"
+    r"(?::(?P<tag>[\w][\w.-]{0,127}))?"
+    r"(?:@(?P<digest>sha256:[a-f0-9]{64}))?$"
+)
+_OCM_VARIABLE = re.compile(r"^[a-zA-Z_][_a-zA-Z0-9]*$")
+_DURATION = re.compile(r"^([0-9]+[hms])+$")
+_PERCENT_OR_INT = re.compile(r"^((100|[0-9]{1,2})%|[0-9]+)$")
+_NODE_CONFIG_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+
+def _dns_label(value: str) -> str:
+    if len(value) > 63 or not _DNS_LABEL.match(value):
+        raise ValueError(
+            f"{value!r} is not a valid DNS-1123 label (lowercase letters, digits and '-', "
+            "start and end alphanumeric, at most 63 characters)"
+        )
+    return value
+
+
+def _dns_subdomain(value: str) -> str:
+    if len(value) > 253 or not _DNS_SUBDOMAIN.match(value):
+        raise ValueError(f"{value!r} is not a valid DNS-1123 subdomain")
+    return value
+
+
+def _flower_version(value: str) -> str:
+    if value not in SUPPORTED_FLOWER_VERSIONS:
+        raise ValueError(
+            f"Flower {value} is not supported yet (supported: {', '.join(SUPPORTED_FLOWER_VERSIONS)}); "
+            "its runtime contract differs and has not been verified"
+        )
+    return value
+
+
+def _label_key(value: str) -> str:
+    prefix, _, name = value.rpartition("/")
+    if prefix:
+        _dns_subdomain(prefix)
+    if len(name) > 63 or not _LABEL_NAME.match(name):
+        raise ValueError(
+            f"{value!r} is not a valid label key (optional DNS prefix '/', then at most 63 "
+            "alphanumerics, '-', '_' or '.', starting and ending alphanumeric)"
+        )
+    return value
+
+
+def _label_value(value: str) -> str:
+    if len(value) > 63 or not _LABEL_VALUE.match(value):
+        raise ValueError(f"{value!r} is not a valid label value (at most 63 alphanumerics, '-', '_' or '.')")
+    return value
+
+
+def _quantity(value: str) -> str:
+    if not _QUANTITY.match(value):
+        raise ValueError(f"{value!r} is not a Kubernetes resource quantity (e.g. 500m, 1Gi, 2)")
+    return value
+
+
+def _image(value: str) -> str:
+    if len(value) > 255 or not _IMAGE.match(value):
+        raise ValueError(f"{value!r} is not a valid image reference (registry/path:tag or path@sha256:<digest>)")
+    return value
+
+
+def _duration(value: str) -> str:
+    if not _DURATION.match(value):
+        raise ValueError(f"{value!r} is not a duration like 90s, 10m or 2h")
+    return value
+
+
+def _percent_or_int(value: str) -> str:
+    if not _PERCENT_OR_INT.match(value):
+        raise ValueError(f"{value!r} must be a count or a percentage like 25%")
+    return value
+
+
+def _cidr(value: str) -> str:
+    try:
+        ipaddress.ip_network(value, strict=True)
+    except ValueError as exc:
+        raise ValueError(f"{value!r} is not a CIDR range: {exc}") from None
+    return value
+
+
+def _ip(value: str) -> str:
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        raise ValueError(f"{value!r} is not an IP address") from None
+    return value
+
+
+def _ocm_variable(value: str) -> str:
+    if len(value) > 255 or not _OCM_VARIABLE.match(value):
+        raise ValueError(f"{value!r} is not a valid OCM variable name (letters, digits, '_'; not starting with a digit)")
+    return value
+
+
+def _node_config_key(value: str) -> str:
+    if not _NODE_CONFIG_KEY.match(value):
+        raise ValueError(f"{value!r} is not a valid node-config key (letters, digits, '-', '_', '.')")
+    return value
+
+
+DnsLabel = Annotated[str, AfterValidator(_dns_label)]
+DnsSubdomain = Annotated[str, AfterValidator(_dns_subdomain)]
+LabelKey = Annotated[str, AfterValidator(_label_key)]
+LabelValue = Annotated[str, AfterValidator(_label_value)]
+Quantity = Annotated[str, AfterValidator(_quantity)]
+ImageRef = Annotated[str, AfterValidator(_image)]
+Duration = Annotated[str, AfterValidator(_duration)]
+PercentOrInt = Annotated[str, AfterValidator(_percent_or_int)]
+Cidr = Annotated[str, AfterValidator(_cidr)]
+IpAddress = Annotated[str, AfterValidator(_ip)]
+OcmVariable = Annotated[str, AfterValidator(_ocm_variable)]
+NodeConfigKey = Annotated[str, AfterValidator(_node_config_key)]
+Port = Annotated[int, Field(ge=1, le=65535)]
+
+
+def _scalar(value: object) -> bool | int | float | str:
+    if isinstance(value, bool | int | float | str):
+        return value
+    raise ValueError("must be a string, number or boolean")
+
+
+NodeConfigValue = Annotated[bool | int | float | str, PlainValidator(_scalar)]
+
+
+class Model(BaseModel):
+    """Base for every spec model: camelCase keys, unknown keys rejected, immutable."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        alias_generator=to_camel,
+        populate_by_name=True,
+        frozen=True,
+        strict=False,
+    )
+
+
+# --- shared building blocks ------------------------------------------------------------
+
+
+class ResourceList(Model):
+    """A Kubernetes resource list restricted to the common keys plus extended resources."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
+
+    cpu: Quantity | None = None
+    memory: Quantity | None = None
+    ephemeral_storage: Quantity | None = Field(default=None, alias="ephemeral-storage")
+
+
+class Resources(Model):
+    """Requests and limits of a container (GPUs are declared with `gpu`, not here)."""
+
+    requests: ResourceList = ResourceList(cpu="100m", memory="256Mi")
+    limits: ResourceList = ResourceList(cpu="1", memory="1Gi")
+
+
+class Toleration(Model):
+    """A Kubernetes pod toleration."""
+
+    key: LabelKey | None = None
+    operator: Literal["Equal", "Exists"] = "Equal"
+    value: LabelValue | None = None
+    effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute"] | None = None
+    toleration_seconds: int | None = Field(default=None, ge=0)
+
+
+class LabelSelectorRequirement(Model):
+    key: LabelKey
+    operator: Literal["In", "NotIn", "Exists", "DoesNotExist"]
+    values: list[LabelValue] = []
+
+
+class LabelSelector(Model):
+    """A Kubernetes label selector (`matchLabels` and/or `matchExpressions`)."""
+
+    match_labels: dict[LabelKey, LabelValue] = {}
+    match_expressions: list[LabelSelectorRequirement] = []
+
+
+class ClaimSelector(Model):
+    """Selects clusters by ClusterClaims (`status.clusterClaims`)."""
+
+    match_expressions: list[LabelSelectorRequirement] = Field(min_length=1)
+
+
+class RegistryMirror(Model):
+    """Pull images of `source` (empty: every registry) from `mirror` on the managed clusters."""
+
+    source: str = ""
+    mirror: str = Field(min_length=1)
+
+
+class RolloutStrategy(Model):
+    """How OCM rolls out a change across the selected clusters (OCM RolloutStrategy)."""
+
+    type: Literal["All", "Progressive", "ProgressivePerGroup"] = "All"
+    min_success_time: Duration | None = None
+    progress_deadline: Duration | None = None
+    max_failures: PercentOrInt | None = None
+    max_concurrency: PercentOrInt | None = None
+    mandatory_decision_groups: list[str] = []
+
+
+# --- Flower -----------------------------------------------------------------------------
+
+
+class FlowerImages(Model):
+    """Container images (tag or digest). All must carry the same Flower version."""
+
+    superlink: ImageRef = f"flwr/superlink:{DEFAULT_FLOWER_VERSION}"
+    supernode: ImageRef = f"flwr/supernode:{DEFAULT_FLOWER_VERSION}"
+    superexec: ImageRef | None = None
+
+
+class FlowerSpec(Model):
+    """Flower release, images and registry settings shared by every component."""
+
+    version: Annotated[str, AfterValidator(_flower_version)] = DEFAULT_FLOWER_VERSION
+    images: FlowerImages = FlowerImages()
+    image_pull_policy: Literal["Always", "IfNotPresent", "Never"] = "IfNotPresent"
+    image_pull_secrets: list[DnsSubdomain] = []
+    registry_mirrors: list[RegistryMirror] = []
+
+
+# --- Hub --------------------------------------------------------------------------------
+
+
+class Exposure(Model):
+    """How the SuperLink is reached, and the names/IPs clients dial from outside the hub."""
+
+    type: Literal["ClusterIP", "NodePort", "LoadBalancer"] = "ClusterIP"
+    node_port: int | None = Field(default=None, ge=30000, le=32767)
+    load_balancer_source_ranges: list[Cidr] = []
+    external_names: list[DnsSubdomain] = []
+    external_ips: list[IpAddress] = []
+    external_port: Port | None = None
+    annotations: dict[str, str] = {}
+
+
+class Persistence(Model):
+    """The SuperLink state database (sqlite on a PersistentVolumeClaim)."""
+
+    enabled: bool = True
+    size: Quantity = "1Gi"
+    storage_class: str | None = None
+
+
+class Tls(Model):
+    """Transport security of the SuperLink.
+
+    `generate` creates a CA and server certificate kept stable in Pulumi state;
+    `existingSecret` uses a `kubernetes.io/tls` Secret with `tls.crt`, `tls.key` and `ca.crt`;
+    `insecure` needs `allowInsecure: true`.
+    """
+
+    mode: Literal["generate", "existingSecret", "insecure"] = "generate"
+    secret_name: DnsSubdomain | None = None
+    allow_insecure: bool = False
+    validity_days: int = Field(default=365, ge=1, le=3650)
+    renew_before_days: int = Field(default=30, ge=0)
+
+
+class SuperNodeAuth(Model):
+    """SuperNode authentication: only registered ECDSA public keys may connect."""
+
+    enabled: bool = False
+
+
+class SuperExecSpec(Model):
+    """The ServerApp SuperExec on the hub (process isolation)."""
+
+    resources: Resources = Resources()
+
+
+class HubSpec(Model):
+    """The hub cluster: where the SuperLink runs."""
+
+    namespace: DnsLabel = "flower-system"
+    create_namespace: bool = True
+    port: Port = 8000
+    exposure: Exposure = Exposure()
+    persistence: Persistence = Persistence()
+    resources: Resources = Resources()
+    isolation: Literal["subprocess", "process"] = "subprocess"
+    tls: Tls = Tls()
+    supernode_auth: SuperNodeAuth = SuperNodeAuth()
+    runtime_dependency_installation: bool = False
+    superexec: SuperExecSpec = SuperExecSpec()
+
+
+# --- SuperNode pools --------------------------------------------------------------------
+
+
+class ScoreCoordinate(Model):
+    """A prioritizer: a BuiltIn one or an AddOnPlacementScore (resourceName/scoreName)."""
+
+    built_in: Literal["Balance", "Steady", "ResourceAllocatableCPU", "ResourceAllocatableMemory", "Spread"] | None = None
+    add_on: AddOnScore | None = None
+    weight: int = Field(default=1, ge=-10, le=10)
+
+
+class AddOnScore(Model):
+    resource_name: DnsSubdomain
+    score_name: str = Field(min_length=1)
+
+
+class Prioritizers(Model):
+    mode: Literal["Additive", "Exact"] = "Additive"
+    configurations: list[ScoreCoordinate] = []
+
+
+class SpreadConstraint(Model):
+    topology_key: LabelKey
+    topology_key_type: Literal["Label", "Claim"] = "Label"
+    max_skew: int = Field(default=1, ge=1)
+    when_unsatisfiable: Literal["ScheduleAnyway", "DoNotSchedule"] = "ScheduleAnyway"
+
+
+class ClusterToleration(Model):
+    """Tolerates a ManagedCluster taint (effects NoSelect, PreferNoSelect, NoSelectIfNew)."""
+
+    key: LabelKey | None = None
+    operator: Literal["Equal", "Exists"] = "Equal"
+    value: LabelValue | None = None
+    effect: Literal["NoSelect", "PreferNoSelect", "NoSelectIfNew"] | None = None
+    toleration_seconds: int | None = Field(default=None, ge=0)
+
+
+class DecisionGroup(Model):
+    group_name: DnsLabel
+    label_selector: LabelSelector | None = None
+    claim_selector: ClaimSelector | None = None
+
+
+class DecisionStrategy(Model):
+    clusters_per_decision_group: PercentOrInt | None = None
+    decision_groups: list[DecisionGroup] = []
+
+
+class ClusterSelection(Model):
+    """Which managed clusters the pool's Placement selects (the selectors are ANDed)."""
+
+    cluster_sets: list[DnsLabel] = Field(default_factory=lambda: ["default"], min_length=1)
+    label_selector: LabelSelector | None = None
+    claim_selector: ClaimSelector | None = None
+    cel_expressions: list[str] = []
+    number_of_clusters: int | None = Field(default=None, ge=1)
+    prioritizers: Prioritizers | None = None
+    spread_constraints: list[SpreadConstraint] = Field(default=[], max_length=8)
+    tolerations: list[ClusterToleration] = []
+    decision_strategy: DecisionStrategy | None = None
+    clusters: list[DnsSubdomain] = []
+
+
+class GpuSpec(Model):
+    """GPUs for the pod that runs the ClientApp, and the nodes it may land on."""
+
+    resource_name: str | None = "nvidia.com/gpu"
+    count: int = Field(default=1, ge=1)
+    node_selector: dict[LabelKey, LabelValue] = {}
+    tolerations: list[Toleration] = []
+
+
+class PoolSpec(Model):
+    """A SuperNode pool: one OCM Placement and one SuperNode Deployment per selected cluster."""
+
+    name: DnsLabel
+    selection: ClusterSelection = ClusterSelection()
+    gpu: GpuSpec | None = None
+    resources: Resources = Resources()
+    replicas: int = Field(default=1, ge=1, le=100)
+    isolation: Literal["subprocess", "process"] = "subprocess"
+    image: ImageRef | None = None
+    node_config: dict[NodeConfigKey, NodeConfigValue] = {}
+    rollout_strategy: RolloutStrategy = RolloutStrategy()
+
+
+# --- ClientApps -------------------------------------------------------------------------
+
+
+class ClientAppSpec(Model):
+    """A ClientApp executor image shipped to every cluster of its pools with a ManifestWorkReplicaSet."""
+
+    name: DnsLabel
+    image: ImageRef
+    pools: list[DnsLabel] = Field(min_length=1)
+    resources: Resources = Resources()
+    gpu: GpuSpec | None = None
+    rollout_strategy: RolloutStrategy = RolloutStrategy()
+
+
+# --- Distribution -----------------------------------------------------------------------
+
+
+class OcmSettings(Model):
+    """How SuperNodes and ClientApps reach the managed clusters through OCM."""
+
+    namespace: DnsLabel | None = None
+    addon_name: DnsLabel = "flower-supernode"
+    install_strategy: Literal["Placements", "Manual"] = "Placements"
+    agent_namespace: DnsLabel = "flower"
+    max_manifest_bytes: int = Field(default=400 * 1024, ge=1024, le=500 * 1024)
+    variables: dict[OcmVariable, str] = {}
+
+
+class Distribution(Model):
+    """Distribution mode. Only `ocm` exists today; `direct` (per-cluster kubeconfigs) is planned."""
+
+    mode: Literal["ocm", "direct"] = "ocm"
+    ocm: OcmSettings = OcmSettings()
+
+
+# --- Local runner -----------------------------------------------------------------------
+
+
+class LocalSpec(Model):
+    """Settings of `flower-federation local up` (no cluster)."""
+
+    supernodes_per_pool: int = Field(default=2, ge=1, le=32)
+    num_partitions: int | None = Field(default=None, ge=1)
+    rounds: int = Field(default=2, ge=1)
+    run_config: dict[NodeConfigKey, NodeConfigValue] = {}
+    timeout_seconds: int = Field(default=600, ge=10)
+
+
+# --- The federation ---------------------------------------------------------------------
+
+
+class FederationSpec(Model):
+    """A whole federation: hub, SuperNode pools, ClientApps, distribution and local settings."""
+
+    name: DnsLabel = "flower"
+    flower: FlowerSpec = FlowerSpec()
+    hub: HubSpec = HubSpec()
+    pools: list[PoolSpec] = Field(min_length=1)
+    client_apps: list[ClientAppSpec] = []
+    distribution: Distribution = Distribution()
+    local: LocalSpec = LocalSpec()
+
+    @property
+    def ocm_namespace(self) -> str:
+        """Namespace of the Placements, bindings, AddOnDeploymentConfigs and MWRS."""
+        return self.distribution.ocm.namespace or self.hub.namespace
+
+    def pool(self, name: str) -> PoolSpec:
+        """The pool called `name` (KeyError if absent)."""
+        for pool in self.pools:
+            if pool.name == name:
+                return pool
+        raise KeyError(name)
+
+    def superexec_image(self) -> str | None:
+        """The ServerApp SuperExec image, if any."""
+        return self.flower.images.superexec
+
+
+ScoreCoordinate.model_rebuild()
