@@ -1,0 +1,86 @@
+"""The CLI as a user runs it: exit codes, output, no tracebacks, nothing written."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def run_cli(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": str(REPO), "COLUMNS": "200"}
+    return subprocess.run([sys.executable, "-m", "federation", *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=120, check=False)
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_validate_shipped_stacks(stack: str) -> None:
+    res = run_cli("validate", "--stack", stack)
+    assert res.returncode == 0, res.stderr
+    assert f"valid stack {stack}" in res.stdout
+    assert "pool" in res.stdout and "Traceback" not in res.stderr
+
+
+def test_validate_prod_summary_shows_selection_and_gpu() -> None:
+    out = run_cli("validate", "--stack", "prod").stdout
+    assert "labels accelerator=nvidia" in out
+    assert "GPU 1× nvidia.com/gpu on nodes nvidia.com/gpu.present=true" in out
+    assert "resource-usage-score/gpuClusterAvailable×5" in out
+    assert "clientApp  trainer-gpu" in out
+
+
+def test_malformed_stack_exits_2_with_field_paths(tmp_path: Path) -> None:
+    bad = tmp_path / "Pulumi.bad.yaml"
+    bad.write_text(
+        "config:\n"
+        "  flower:federation:\n"
+        "    hub: {exposure: {externalNames: [a.example.com]}, port: 0}\n"
+        "    pools:\n"
+        "      - name: cpu\n"
+        "      - name: gpu\n"
+        "        gpu: {count: 0}\n"
+        "        colour: blue\n"
+    )
+    before = sorted(p.name for p in tmp_path.iterdir())
+    res = run_cli("validate", "--file", str(bad))
+    assert res.returncode == 2
+    lines = res.stderr.strip().splitlines()
+    assert "federation.pools[1].gpu.count: must be >= 1" in lines
+    assert "federation.pools[1].colour: unknown key 'colour'" in lines
+    assert "federation.hub.port: must be >= 1" in lines
+    assert "Traceback" not in res.stderr + res.stdout
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
+
+
+def test_stack_from_other_directory(tmp_path: Path) -> None:
+    (tmp_path / "Pulumi.x.yaml").write_text((REPO / "stacks" / "Pulumi.dev.yaml").read_text())
+    res = run_cli("validate", "--stack", "x", "--stacks-dir", str(tmp_path))
+    assert res.returncode == 0, res.stderr
+
+
+def test_unknown_stack_exits_2() -> None:
+    res = run_cli("validate", "--stack", "nope")
+    assert res.returncode == 2
+    assert "stacks/Pulumi.nope.yaml: no such stack file" in res.stderr
+    assert "Traceback" not in res.stderr
+
+
+def test_stack_and_file_are_exclusive() -> None:
+    res = run_cli("validate")
+    assert res.returncode == 2
+    assert "exactly one of --stack NAME or --file PATH" in res.stderr
+
+
+def test_console_script_and_module_agree() -> None:
+    exe = Path(sys.executable).with_name("flower-federation")
+    if not exe.exists():
+        pytest.fail("the console script flower-federation is not installed next to the interpreter")
+    res = subprocess.run([str(exe), "validate", "--stack", "dev"], cwd=REPO, capture_output=True, text=True,
+                         timeout=120, check=False)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout == run_cli("validate", "--stack", "dev").stdout
