@@ -41,6 +41,7 @@ def check(spec: FederationSpec) -> list[Problem]:
         _distribution,
         _overlaps,
         _local,
+        _ocm_payloads,
     )
     return sorted({p for rule in rules for p in rule(spec)})
 
@@ -317,3 +318,15 @@ def _local(spec: FederationSpec) -> Iterator[Problem]:
             "federation.local.numPartitions",
             f"must be >= the number of local SuperNodes ({total} = {spec.local.supernodes_per_pool} x {len(spec.pools)} pools)",
         )
+
+
+# --- OCM payloads (owned with federation/manifests/ocm.py) ---------------------------------------
+
+
+def _ocm_payloads(spec: FederationSpec) -> Iterator[Problem]:
+    """Template variables defined by every applicable AddOnDeploymentConfig; payloads within maxManifestBytes."""
+    if spec.distribution.mode != "ocm":
+        return
+    from federation.manifests.ocm import problems  # local: the OCM builders import this module
+
+    yield from problems(spec)
