@@ -1,0 +1,500 @@
+"""The hub: every Kubernetes object that runs the SuperLink (and, in process isolation, its ServerApp SuperExec).
+
+Pure builders: plain dicts in Kubernetes field names (camelCase), no `pulumi` import. Secret data
+leaves (PEMs, the SuperExec shared secret, the TLS checksum) are opaque values the caller passes in
+through :class:`HubSecrets`, so a Pulumi program can hand in `Output`s and a test plain strings.
+
+:func:`hub_objects` returns the objects in a fixed, documented order (see :data:`OBJECT_ORDER`):
+
+1. ``Namespace`` (only when ``hub.createNamespace``; otherwise the namespace must exist)
+2. ``ServiceAccount`` of the SuperLink, then of the ServerApp SuperExec (process isolation)
+3. ``Secret`` ``<name>-superlink-tls`` (``kubernetes.io/tls`` with ``ca.crt``; only in ``generate`` mode)
+4. ``Secret`` ``<name>-superexec-secret`` (process isolation)
+5. ``PersistentVolumeClaim`` ``<name>-superlink-state`` (persistence enabled)
+6. ``Service`` ``<name>-superlink``
+7. ``Deployment`` ``<name>-superlink``, then ``<name>-serverapp-superexec`` (process isolation)
+8. ``NetworkPolicy`` of the SuperLink, then of the SuperExec (process isolation)
+9. ``PodDisruptionBudget`` of the SuperLink
+
+Design notes
+------------
+* **Reaping.** Flower's SuperLink (subprocess isolation) and SuperExec spawn children
+  (``flower-superexec``, ``flwr-serverapp``) that can outlive their parent and become zombies
+  when PID 1 does not reap them (reference §9). Instead of baking an init into images we do not
+  own, both pods set ``shareProcessNamespace: true``: the pod's pause container becomes PID 1 and
+  reaps every orphan. The pods hold a single container each, so sharing the namespace exposes
+  nothing to a neighbour; the Flower process still receives SIGTERM directly from the kubelet.
+* **PodDisruptionBudget.** The SuperLink is a single replica pinned to a ReadWriteOnce volume;
+  ``minAvailable: 1`` / ``maxUnavailable: 0`` would block every node drain (and cluster upgrades)
+  forever. The state survives a restart (sqlite on the PVC) and SuperNodes reconnect on their own
+  (reference §9), so a voluntary disruption is acceptable: the PDB states ``maxUnavailable: 1``
+  explicitly (policy engines that require a PDB are satisfied, drains proceed) and
+  ``unhealthyPodEvictionPolicy: AlwaysAllow`` so a crash-looping pod never blocks a drain.
+* **NetworkPolicy.** SuperNodes dial from other clusters (through a NodePort/LoadBalancer, often
+  SNATed), so the SuperLink accepts ingress from anywhere, but only on its single port. It needs
+  no egress (its own SuperExec dials 127.0.0.1, which never leaves the pod) unless it installs
+  run dependencies itself (subprocess isolation + ``runtimeDependencyInstallation``), which needs
+  DNS and HTTP(S). The ServerApp SuperExec accepts no ingress and may reach only DNS and the
+  SuperLink pods on the SuperLink port.
+* **TLS rotation.** Flower reads its certificate once at start-up, so the SuperLink pod template
+  carries ``checksum/tls`` (a SHA-256 of the public certificates, passed in by the caller): a new
+  certificate changes the template and rolls the pod. In ``existingSecret`` mode the content is
+  unknown here; the caller may still pass a checksum.
+* The SuperExec pod mounts only ``ca.crt`` of the TLS Secret (``items``), never the server key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+from typing import Any
+
+from federation import flower
+from federation.flower import CONTAINER, Process
+from federation.manifests import common
+from federation.manifests.common import Obj
+from federation.spec import FederationSpec
+
+__all__ = [
+    "CHECKSUM_ANNOTATION",
+    "OBJECT_ORDER",
+    "SUPEREXEC_COMPONENT",
+    "SUPERLINK_COMPONENT",
+    "HubSecrets",
+    "hub_objects",
+    "superexec_secret_name",
+    "superlink_addresses",
+    "superlink_sans",
+    "superlink_service_name",
+    "tls_checksum",
+    "tls_secret_name",
+]
+
+SUPERLINK_COMPONENT = "superlink"
+SUPEREXEC_COMPONENT = "serverapp-superexec"
+CHECKSUM_ANNOTATION = "checksum/tls"
+#: Key (= file name) of the shared secret inside its Secret, so it lands at CONTAINER.superexec_secret.
+SECRET_KEY = PurePosixPath(CONTAINER.superexec_secret).name
+#: Keys (= file names) of the TLS Secret, matching the paths the argv points at.
+TLS_CERT_KEY = PurePosixPath(CONTAINER.server_cert).name
+TLS_KEY_KEY = PurePosixPath(CONTAINER.server_key).name
+CA_CERT_KEY = PurePosixPath(CONTAINER.ca_cert).name
+#: Mode 0440 for mounted secret files: readable by the pod's fsGroup (the Flower user), nobody else.
+SECRET_FILE_MODE = 0o440
+PORT_NAME = "flower"
+EXTERNAL_PORT_NAME = "flower-external"
+#: The order of kinds in :func:`hub_objects`' result.
+OBJECT_ORDER = (
+    "Namespace",
+    "ServiceAccount",
+    "Secret",
+    "PersistentVolumeClaim",
+    "Service",
+    "Deployment",
+    "NetworkPolicy",
+    "PodDisruptionBudget",
+)
+
+
+@dataclass(frozen=True)
+class HubSecrets:
+    """Values for Secret data and the rotation checksum; opaque (str, or a Pulumi Output).
+
+    Fields left ``None`` are left out of the Secret (only useful for tests and dry renders).
+    """
+
+    #: Server certificate PEM (leaf, optionally followed by intermediates).
+    tls_cert: Any = None
+    #: Server private key PEM (unencrypted).
+    tls_key: Any = None
+    #: CA certificate PEM that verifies the server certificate.
+    ca_cert: Any = None
+    #: The SuperExec shared secret, exact bytes (no trailing newline).
+    superexec_secret: Any = None
+    #: Value of the ``checksum/tls`` pod annotation (see :func:`tls_checksum`).
+    tls_checksum: Any = None
+
+
+# --------------------------------------------------------------------------- names & addresses
+
+
+def superlink_service_name(spec: FederationSpec) -> str:
+    """Name of the SuperLink Service (a DNS label: it is also a certificate SAN)."""
+    return f"{spec.name}-superlink"
+
+
+def superexec_name(spec: FederationSpec) -> str:
+    return f"{spec.name}-{SUPEREXEC_COMPONENT}"
+
+
+def tls_secret_name(spec: FederationSpec) -> str | None:
+    """The Secret holding tls.crt/tls.key/ca.crt: the user's (existingSecret), ours (generate), or None (insecure)."""
+    tls = spec.hub.tls
+    if tls.mode == "insecure":
+        return None
+    if tls.mode == "existingSecret":
+        return tls.secret_name
+    return f"{spec.name}-superlink-tls"
+
+
+def superexec_secret_name(spec: FederationSpec) -> str | None:
+    """The Secret holding the SuperExec shared secret (process isolation only)."""
+    return f"{spec.name}-superexec-secret" if flower.uses_superexec_secret(spec) else None
+
+
+def pvc_name(spec: FederationSpec) -> str:
+    return f"{spec.name}-superlink-state"
+
+
+def superlink_addresses(spec: FederationSpec) -> tuple[str, str | None]:
+    """``(in_cluster "host:port", external "host:port" | None)``.
+
+    In-cluster: ``<service>.<namespace>.svc:<hub.port>``. External (what spokes dial): the first
+    ``externalNames`` entry, else the first ``externalIPs`` entry, with ``externalPort``, else the
+    ``nodePort`` for a NodePort Service, else ``hub.port``. None when neither names nor IPs are set.
+    """
+    hub = spec.hub
+    exp = hub.exposure
+    in_cluster = f"{superlink_service_name(spec)}.{hub.namespace}.svc:{hub.port}"
+    hosts = [*exp.external_names, *exp.external_ips]
+    if not hosts:
+        return in_cluster, None
+    host = hosts[0]
+    if ":" in host:  # IPv6 literal
+        host = f"[{host}]"
+    if exp.external_port is not None:
+        port = exp.external_port
+    elif exp.type == "NodePort" and exp.node_port is not None:
+        port = exp.node_port
+    else:
+        port = hub.port
+    return in_cluster, f"{host}:{port}"
+
+
+def superlink_sans(spec: FederationSpec) -> tuple[list[str], list[str]]:
+    """``(dns_names, ip_addresses)`` the SuperLink certificate must carry (via :func:`federation.tls.superlink_sans`)."""
+    from federation import tls  # cryptography is only needed when certificates are involved
+
+    exp = spec.hub.exposure
+    return tls.superlink_sans(
+        superlink_service_name(spec),
+        spec.hub.namespace,
+        external_names=exp.external_names,
+        external_ips=exp.external_ips,
+    )
+
+
+def tls_checksum(*pems: str) -> str:
+    """SHA-256 over public PEMs (certificate, CA): the ``checksum/tls`` annotation value."""
+    digest = hashlib.sha256()
+    for pem in pems:
+        digest.update(pem.encode("utf-8"))
+        digest.update(b"\0")
+    return digest.hexdigest()
+
+
+# --------------------------------------------------------------------------- processes
+
+
+def superlink_process(spec: FederationSpec) -> Process:
+    """The SuperLink process exactly as the runtime contract builds it (``--host 0.0.0.0``)."""
+    return flower.superlink(spec, CONTAINER, host="0.0.0.0")  # noqa: S104 - bind the Pod IP
+
+
+def superexec_process(spec: FederationSpec) -> Process:
+    """The ServerApp SuperExec process, dialling the SuperLink Service (a SAN of its certificate)."""
+    return flower.serverapp_superexec(spec, CONTAINER, superlink_host=superlink_service_name(spec))
+
+
+# --------------------------------------------------------------------------- objects
+
+
+def _namespace(spec: FederationSpec) -> Obj:
+    lbl = {
+        **common.labels(spec, "namespace"),
+        "pod-security.kubernetes.io/enforce": "restricted",
+        "pod-security.kubernetes.io/enforce-version": "v1.33",
+        "pod-security.kubernetes.io/warn": "restricted",
+        "pod-security.kubernetes.io/audit": "restricted",
+    }
+    return {"apiVersion": "v1", "kind": "Namespace", "metadata": common.metadata(spec.hub.namespace, labels=lbl)}
+
+
+def _service_account(spec: FederationSpec, name: str, component: str) -> Obj:
+    return {
+        "apiVersion": "v1",
+        "kind": "ServiceAccount",
+        "metadata": common.metadata(name, spec.hub.namespace, labels=common.labels(spec, component)),
+        "automountServiceAccountToken": False,
+    }
+
+
+def _secret(spec: FederationSpec, name: str, component: str, type_: str, data: dict[str, Any]) -> Obj:
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": common.metadata(name, spec.hub.namespace, labels=common.labels(spec, component)),
+        "type": type_,
+        "stringData": {k: v for k, v in data.items() if v is not None},
+    }
+
+
+def _pvc(spec: FederationSpec) -> Obj:
+    persistence = spec.hub.persistence
+    pvc_spec: Obj = {
+        "accessModes": ["ReadWriteOnce"],
+        "resources": {"requests": {"storage": persistence.size}},
+    }
+    if persistence.storage_class is not None:
+        pvc_spec["storageClassName"] = persistence.storage_class
+    return {
+        "apiVersion": "v1",
+        "kind": "PersistentVolumeClaim",
+        "metadata": common.metadata(pvc_name(spec), spec.hub.namespace, labels=common.labels(spec, SUPERLINK_COMPONENT)),
+        "spec": pvc_spec,
+    }
+
+
+def _service(spec: FederationSpec) -> Obj:
+    hub = spec.hub
+    exp = hub.exposure
+    port: Obj = {"name": PORT_NAME, "port": hub.port, "targetPort": PORT_NAME, "protocol": "TCP"}
+    if exp.type != "ClusterIP" and exp.node_port is not None:
+        port["nodePort"] = exp.node_port
+    ports = [port]
+    if exp.type == "LoadBalancer" and exp.external_port is not None and exp.external_port != hub.port:
+        # The load balancer listens where spokes dial (externalPort); in-cluster clients keep hub.port.
+        ports.append({"name": EXTERNAL_PORT_NAME, "port": exp.external_port, "targetPort": PORT_NAME, "protocol": "TCP"})
+    svc_spec: Obj = {
+        "type": exp.type,
+        "selector": common.selector_labels(spec, SUPERLINK_COMPONENT),
+        "ports": ports,
+    }
+    if exp.type == "LoadBalancer" and exp.load_balancer_source_ranges:
+        svc_spec["loadBalancerSourceRanges"] = list(exp.load_balancer_source_ranges)
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": common.metadata(
+            superlink_service_name(spec), hub.namespace,
+            labels=common.labels(spec, SUPERLINK_COMPONENT), annotations=exp.annotations or None,
+        ),
+        "spec": svc_spec,
+    }
+
+
+def _secret_volume(name: str, secret_name: str, keys: Sequence[str]) -> Obj:
+    return {
+        "name": name,
+        "secret": {
+            "secretName": secret_name,
+            "defaultMode": SECRET_FILE_MODE,
+            "items": [{"key": k, "path": k} for k in keys],
+        },
+    }
+
+
+def _pod_spec(spec: FederationSpec, *, service_account: str, containers: list[Obj], volumes: list[Obj]) -> Obj:
+    pod: Obj = {
+        "serviceAccountName": service_account,
+        "automountServiceAccountToken": False,
+        "enableServiceLinks": False,
+        # The pause container is PID 1 and reaps Flower's orphaned children (module docstring).
+        "shareProcessNamespace": True,
+        "securityContext": common.pod_security_context(),
+        "terminationGracePeriodSeconds": 30,
+        "containers": containers,
+        "volumes": volumes,
+    }
+    pull = common.image_pull_secrets(spec)
+    if pull:
+        pod["imagePullSecrets"] = pull
+    return pod
+
+
+def _superlink_deployment(spec: FederationSpec, secrets: HubSecrets) -> Obj:
+    hub = spec.hub
+    process = superlink_process(spec)
+    skip = (CONTAINER.state_dir,) if hub.persistence.enabled else ()
+    volumes, mounts = common.scratch_volumes(process, skip=skip)
+    if hub.persistence.enabled:
+        volumes.append({"name": "state", "persistentVolumeClaim": {"claimName": pvc_name(spec)}})
+        mounts.append({"name": "state", "mountPath": CONTAINER.state_dir})
+    tls_name = tls_secret_name(spec)
+    if tls_name is not None:
+        volumes.append(_secret_volume("tls", tls_name, (TLS_CERT_KEY, TLS_KEY_KEY, CA_CERT_KEY)))
+        mounts.append({"name": "tls", "mountPath": CONTAINER.tls_dir, "readOnly": True})
+    secret_name = superexec_secret_name(spec)
+    if secret_name is not None:
+        volumes.append(_secret_volume("superexec-secret", secret_name, (SECRET_KEY,)))
+        mounts.append({"name": "superexec-secret", "mountPath": CONTAINER.secret_dir, "readOnly": True})
+    ctr = common.container(
+        "superlink",
+        spec.flower.images.superlink,
+        process,
+        res=common.resources(hub.resources),
+        mounts=mounts,
+        pull_policy=spec.flower.image_pull_policy,
+        ports=[{"name": PORT_NAME, "containerPort": hub.port, "protocol": "TCP"}],
+    )
+    template_meta: Obj = {"labels": common.labels(spec, SUPERLINK_COMPONENT)}
+    if secrets.tls_checksum is not None:
+        template_meta["annotations"] = {CHECKSUM_ANNOTATION: secrets.tls_checksum}
+    name = superlink_service_name(spec)
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": common.metadata(name, hub.namespace, labels=common.labels(spec, SUPERLINK_COMPONENT)),
+        "spec": {
+            # One writer of the sqlite database on a ReadWriteOnce volume: never two pods at once.
+            "replicas": 1,
+            "strategy": {"type": "Recreate"},
+            "revisionHistoryLimit": 5,
+            "selector": {"matchLabels": common.selector_labels(spec, SUPERLINK_COMPONENT)},
+            "template": {
+                "metadata": template_meta,
+                "spec": _pod_spec(spec, service_account=name, containers=[ctr], volumes=volumes),
+            },
+        },
+    }
+
+
+def _superexec_deployment(spec: FederationSpec) -> Obj:
+    hub = spec.hub
+    image = spec.flower.images.superexec
+    if image is None:
+        raise ValueError("flower.images.superexec is required when hub.isolation is 'process'")
+    process = superexec_process(spec)
+    volumes, mounts = common.scratch_volumes(process)
+    tls_name = tls_secret_name(spec)
+    if tls_name is not None:
+        # Only the CA: the SuperExec verifies the SuperLink, it never sees the server key.
+        volumes.append(_secret_volume("tls-ca", tls_name, (CA_CERT_KEY,)))
+        mounts.append({"name": "tls-ca", "mountPath": CONTAINER.tls_dir, "readOnly": True})
+    secret_name = superexec_secret_name(spec)
+    if secret_name is not None:
+        volumes.append(_secret_volume("superexec-secret", secret_name, (SECRET_KEY,)))
+        mounts.append({"name": "superexec-secret", "mountPath": CONTAINER.secret_dir, "readOnly": True})
+    ctr = common.container(
+        "superexec",
+        image,
+        process,
+        res=common.resources(hub.superexec.resources),
+        mounts=mounts,
+        pull_policy=spec.flower.image_pull_policy,
+    )
+    name = superexec_name(spec)
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": common.metadata(name, hub.namespace, labels=common.labels(spec, SUPEREXEC_COMPONENT)),
+        "spec": {
+            "replicas": 1,
+            # One executor at a time: two would race for the same ServerApp tasks during a rollout.
+            "strategy": {"type": "Recreate"},
+            "revisionHistoryLimit": 5,
+            "selector": {"matchLabels": common.selector_labels(spec, SUPEREXEC_COMPONENT)},
+            "template": {
+                "metadata": {"labels": common.labels(spec, SUPEREXEC_COMPONENT)},
+                "spec": _pod_spec(spec, service_account=name, containers=[ctr], volumes=volumes),
+            },
+        },
+    }
+
+
+_DNS_PORTS = [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}]
+
+
+def _superlink_network_policy(spec: FederationSpec) -> Obj:
+    hub = spec.hub
+    egress: list[Obj] = []
+    if hub.runtime_dependency_installation and hub.isolation == "subprocess":
+        # Its own SuperExec runs `uv sync` against a package index before each ServerApp.
+        egress = [{"ports": [*_DNS_PORTS, {"protocol": "TCP", "port": 443}, {"protocol": "TCP", "port": 80}]}]
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": common.metadata(superlink_service_name(spec), hub.namespace,
+                                    labels=common.labels(spec, SUPERLINK_COMPONENT)),
+        "spec": {
+            "podSelector": {"matchLabels": common.selector_labels(spec, SUPERLINK_COMPONENT)},
+            "policyTypes": ["Ingress", "Egress"],
+            # From anywhere: SuperNodes connect from other clusters, the flwr CLI from operators.
+            "ingress": [{"ports": [{"protocol": "TCP", "port": hub.port}]}],
+            "egress": egress,
+        },
+    }
+
+
+def _superexec_network_policy(spec: FederationSpec) -> Obj:
+    hub = spec.hub
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": common.metadata(superexec_name(spec), hub.namespace, labels=common.labels(spec, SUPEREXEC_COMPONENT)),
+        "spec": {
+            "podSelector": {"matchLabels": common.selector_labels(spec, SUPEREXEC_COMPONENT)},
+            "policyTypes": ["Ingress", "Egress"],
+            "ingress": [],
+            "egress": [
+                {"ports": list(_DNS_PORTS)},
+                {
+                    "to": [{"podSelector": {"matchLabels": common.selector_labels(spec, SUPERLINK_COMPONENT)}}],
+                    "ports": [{"protocol": "TCP", "port": hub.port}],
+                },
+            ],
+        },
+    }
+
+
+def _pdb(spec: FederationSpec) -> Obj:
+    return {
+        "apiVersion": "policy/v1",
+        "kind": "PodDisruptionBudget",
+        "metadata": common.metadata(superlink_service_name(spec), spec.hub.namespace,
+                                    labels=common.labels(spec, SUPERLINK_COMPONENT)),
+        "spec": {
+            # Single replica on a RWO volume: allow drains (see the module docstring).
+            "maxUnavailable": 1,
+            "unhealthyPodEvictionPolicy": "AlwaysAllow",
+            "selector": {"matchLabels": common.selector_labels(spec, SUPERLINK_COMPONENT)},
+        },
+    }
+
+
+def hub_objects(spec: FederationSpec, *, tls_material: HubSecrets | None = None) -> list[Obj]:
+    """Every hub object, in the order of the module docstring (deterministic for a given spec).
+
+    ``tls_material`` fills the Secrets (``generate`` mode, process isolation) and the checksum
+    annotation; without it the Secrets are emitted with no data.
+    """
+    secrets = tls_material or HubSecrets()
+    hub = spec.hub
+    process_isolation = hub.isolation == "process"
+    objs: list[Obj] = []
+    if hub.create_namespace:
+        objs.append(_namespace(spec))
+    objs.append(_service_account(spec, superlink_service_name(spec), SUPERLINK_COMPONENT))
+    if process_isolation:
+        objs.append(_service_account(spec, superexec_name(spec), SUPEREXEC_COMPONENT))
+    if hub.tls.mode == "generate":
+        name = tls_secret_name(spec)
+        assert name is not None
+        objs.append(_secret(spec, name, SUPERLINK_COMPONENT, "kubernetes.io/tls",
+                            {TLS_CERT_KEY: secrets.tls_cert, TLS_KEY_KEY: secrets.tls_key, CA_CERT_KEY: secrets.ca_cert}))
+    secret_name = superexec_secret_name(spec)
+    if secret_name is not None:
+        objs.append(_secret(spec, secret_name, SUPEREXEC_COMPONENT, "Opaque", {SECRET_KEY: secrets.superexec_secret}))
+    if hub.persistence.enabled:
+        objs.append(_pvc(spec))
+    objs.append(_service(spec))
+    objs.append(_superlink_deployment(spec, secrets))
+    if process_isolation:
+        objs.append(_superexec_deployment(spec))
+    objs.append(_superlink_network_policy(spec))
+    if process_isolation:
+        objs.append(_superexec_network_policy(spec))
+    objs.append(_pdb(spec))
+    return objs

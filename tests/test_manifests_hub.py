@@ -1,0 +1,397 @@
+"""The hub's pure builders: schema-valid, PSS-restricted, and faithful to the Flower runtime contract."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from federation import flower
+from federation.flower import CONTAINER
+from federation.loading import parse_spec, read_stack_config, stack_file
+from federation.manifests import hub
+from federation.manifests.hub import HubSecrets, hub_objects
+from federation.spec import FederationSpec
+from tests import pss
+from tests.schemas import validate_kubernetes
+
+STACKS = Path(__file__).resolve().parents[1] / "stacks"
+MATERIAL = HubSecrets(tls_cert="CERT", tls_key="KEY", ca_cert="CA", superexec_secret="SECRET", tls_checksum="abc")
+
+
+def raw(stack: str) -> dict[str, Any]:
+    data = read_stack_config(stack_file(stack, STACKS))
+    assert isinstance(data, dict)
+    return copy.deepcopy(data)
+
+
+def variant(stack: str, **hub_overrides: Any) -> FederationSpec:
+    data = raw(stack)
+    data["hub"].update(hub_overrides)
+    return parse_spec(data)
+
+
+def _insecure(stack: str) -> FederationSpec:
+    data = raw(stack)
+    data["hub"]["tls"] = {"mode": "insecure", "allowInsecure": True}
+    data["hub"].pop("supernodeAuth", None)
+    return parse_spec(data)
+
+
+def _existing(stack: str) -> FederationSpec:
+    data = raw(stack)
+    data["hub"]["tls"] = {"mode": "existingSecret", "secretName": "my-superlink-tls"}
+    return parse_spec(data)
+
+
+def _process(stack: str) -> FederationSpec:
+    data = raw(stack)
+    data["hub"]["isolation"] = "process"
+    data.setdefault("flower", {}).setdefault("images", {})["superexec"] = "ghcr.io/example/serverapp:1.0.0"
+    return parse_spec(data)
+
+
+def _minimal(stack: str) -> FederationSpec:
+    data = raw(stack)
+    data["hub"].update(createNamespace=False, persistence={"enabled": False},
+                       exposure={"type": "ClusterIP", "externalIps": ["192.0.2.10"]})
+    return parse_spec(data)
+
+
+VARIANTS = {
+    "dev": lambda: parse_spec(raw("dev")),
+    "prod": lambda: parse_spec(raw("prod")),
+    "dev-insecure": lambda: _insecure("dev"),
+    "prod-insecure": lambda: _insecure("prod"),
+    "dev-existing-secret": lambda: _existing("dev"),
+    "prod-existing-secret": lambda: _existing("prod"),
+    "dev-process": lambda: _process("dev"),
+    "dev-minimal": lambda: _minimal("dev"),
+}
+
+
+@pytest.fixture(params=sorted(VARIANTS))
+def spec(request: pytest.FixtureRequest) -> FederationSpec:
+    return VARIANTS[request.param]()
+
+
+def by_kind(objs: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
+    return [o for o in objs if o["kind"] == kind]
+
+
+def deployment(objs: list[dict[str, Any]], name: str) -> dict[str, Any]:
+    (d,) = [o for o in by_kind(objs, "Deployment") if o["metadata"]["name"] == name]
+    return d
+
+
+def pod(d: dict[str, Any]) -> dict[str, Any]:
+    result: dict[str, Any] = d["spec"]["template"]["spec"]
+    return result
+
+
+# --------------------------------------------------------------------------- every variant
+
+
+def test_every_object_validates_against_kubernetes_1_33(spec: FederationSpec) -> None:
+    for obj in hub_objects(spec, tls_material=MATERIAL):
+        validate_kubernetes(obj)
+
+
+def test_every_pod_passes_restricted_pss(spec: FederationSpec) -> None:
+    objs = hub_objects(spec, tls_material=MATERIAL)
+    workloads = by_kind(objs, "Deployment")
+    assert workloads
+    for obj in workloads:
+        assert pss.check_object(obj) == []
+
+
+def test_order_is_deterministic_and_documented(spec: FederationSpec) -> None:
+    first = hub_objects(spec, tls_material=MATERIAL)
+    assert first == hub_objects(spec, tls_material=MATERIAL)
+    ranks = [hub.OBJECT_ORDER.index(o["kind"]) for o in first]
+    assert ranks == sorted(ranks)
+    keys = [(o["kind"], o["metadata"]["name"]) for o in first]
+    assert len(keys) == len(set(keys))
+
+
+def test_superlink_container_runs_the_contract_argv(spec: FederationSpec) -> None:
+    objs = hub_objects(spec, tls_material=MATERIAL)
+    (ctr,) = pod(deployment(objs, hub.superlink_service_name(spec)))["containers"]
+    assert ctr["command"] + ctr["args"] == list(flower.superlink(spec, CONTAINER).argv)
+    assert ctr["args"][:2] == ["--host", "0.0.0.0"]  # noqa: S104
+    assert {e["name"]: e["value"] for e in ctr["env"]} == dict(flower.superlink(spec, CONTAINER).env)
+    assert ctr["image"] == spec.flower.images.superlink
+
+
+def test_read_only_root_with_a_volume_for_every_writable_path(spec: FederationSpec) -> None:
+    objs = hub_objects(spec, tls_material=MATERIAL)
+    for d in by_kind(objs, "Deployment"):
+        p = pod(d)
+        (ctr,) = p["containers"]
+        assert ctr["securityContext"]["readOnlyRootFilesystem"] is True
+        mounted = {m["mountPath"] for m in ctr["volumeMounts"]}
+        for path in (CONTAINER.flwr_home, "/app/.cache", "/app/.config", "/tmp", "/var/tmp"):
+            assert path in mounted, (d["metadata"]["name"], path)
+        volumes = {v["name"] for v in p["volumes"]}
+        assert {m["name"] for m in ctr["volumeMounts"]} == volumes
+        assert p["shareProcessNamespace"] is True
+        assert p["automountServiceAccountToken"] is False
+        assert p.get("imagePullSecrets", []) == [{"name": n} for n in spec.flower.image_pull_secrets]
+
+
+def test_state_lives_on_the_pvc_when_persistent(spec: FederationSpec) -> None:
+    objs = hub_objects(spec, tls_material=MATERIAL)
+    d = deployment(objs, hub.superlink_service_name(spec))
+    assert d["spec"]["replicas"] == 1
+    assert d["spec"]["strategy"] == {"type": "Recreate"}
+    p = pod(d)
+    state = [v for v in p["volumes"] if "persistentVolumeClaim" in v]
+    pvcs = by_kind(objs, "PersistentVolumeClaim")
+    if spec.hub.persistence.enabled:
+        (pvc,) = pvcs
+        assert pvc["spec"]["accessModes"] == ["ReadWriteOnce"]
+        assert pvc["spec"]["resources"]["requests"]["storage"] == spec.hub.persistence.size
+        assert pvc["spec"].get("storageClassName") == spec.hub.persistence.storage_class
+        assert state == [{"name": "state", "persistentVolumeClaim": {"claimName": pvc["metadata"]["name"]}}]
+        (ctr,) = p["containers"]
+        assert {"name": "state", "mountPath": CONTAINER.state_dir} in ctr["volumeMounts"]
+    else:
+        assert pvcs == [] and state == []
+
+
+def test_tls_secret_mount_and_probe_scheme(spec: FederationSpec) -> None:
+    objs = hub_objects(spec, tls_material=MATERIAL)
+    p = pod(deployment(objs, hub.superlink_service_name(spec)))
+    (ctr,) = p["containers"]
+    tls_vols = [v for v in p["volumes"] if v["name"] == "tls"]
+    secrets = {s["metadata"]["name"]: s for s in by_kind(objs, "Secret")}
+    scheme = ctr["livenessProbe"]["httpGet"]["scheme"]
+    assert ctr["readinessProbe"]["httpGet"] == ctr["livenessProbe"]["httpGet"] == ctr["startupProbe"]["httpGet"]
+    assert ctr["livenessProbe"]["httpGet"]["path"] == "/health"
+    if spec.hub.tls.mode == "insecure":
+        assert "--insecure" in ctr["args"] and tls_vols == [] and scheme == "HTTP"
+        assert hub.tls_secret_name(spec) is None
+        assert all(s["type"] != "kubernetes.io/tls" for s in secrets.values())
+        return
+    assert scheme == "HTTPS"
+    (vol,) = tls_vols
+    name = hub.tls_secret_name(spec)
+    assert vol["secret"]["secretName"] == name
+    assert {i["path"] for i in vol["secret"]["items"]} == {"tls.crt", "tls.key", "ca.crt"}
+    assert {"name": "tls", "mountPath": CONTAINER.tls_dir, "readOnly": True} in ctr["volumeMounts"]
+    # The file names the argv points at are exactly the projected keys.
+    for path in (CONTAINER.server_cert, CONTAINER.server_key, CONTAINER.ca_cert):
+        assert path in ctr["args"]
+        assert path.rsplit("/", 1)[1] in {i["path"] for i in vol["secret"]["items"]}
+    if spec.hub.tls.mode == "existingSecret":
+        assert name == "my-superlink-tls" and name not in secrets
+    else:
+        secret = secrets[name]
+        assert secret["type"] == "kubernetes.io/tls"
+        assert secret["stringData"] == {"tls.crt": "CERT", "tls.key": "KEY", "ca.crt": "CA"}
+        annotations = deployment(objs, hub.superlink_service_name(spec))["spec"]["template"]["metadata"]["annotations"]
+        assert annotations == {hub.CHECKSUM_ANNOTATION: "abc"}
+
+
+def test_service_accounts_do_not_mount_tokens(spec: FederationSpec) -> None:
+    objs = hub_objects(spec)
+    sas = by_kind(objs, "ServiceAccount")
+    assert sas and all(sa["automountServiceAccountToken"] is False for sa in sas)
+    names = {sa["metadata"]["name"] for sa in sas}
+    assert {pod(d)["serviceAccountName"] for d in by_kind(objs, "Deployment")} <= names
+
+
+def test_namespace_only_when_created(spec: FederationSpec) -> None:
+    objs = hub_objects(spec)
+    ns = by_kind(objs, "Namespace")
+    if spec.hub.create_namespace:
+        assert objs[0] == ns[0]
+        assert ns[0]["metadata"]["name"] == spec.hub.namespace
+        assert ns[0]["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
+    else:
+        assert ns == []
+    assert all(o["metadata"]["namespace"] == spec.hub.namespace for o in objs if o["kind"] != "Namespace")
+
+
+def test_superlink_network_policy_admits_only_the_flower_port(spec: FederationSpec) -> None:
+    objs = hub_objects(spec)
+    np = {o["metadata"]["name"]: o for o in by_kind(objs, "NetworkPolicy")}
+    sl = np[hub.superlink_service_name(spec)]["spec"]
+    assert sl["policyTypes"] == ["Ingress", "Egress"]
+    assert sl["ingress"] == [{"ports": [{"protocol": "TCP", "port": spec.hub.port}]}]  # from anywhere
+    assert sl["egress"] == []
+    assert sl["podSelector"]["matchLabels"] == deployment(objs, hub.superlink_service_name(spec))["spec"]["selector"]["matchLabels"]
+
+
+def test_pdb_allows_draining_the_single_replica(spec: FederationSpec) -> None:
+    (pdb,) = by_kind(hub_objects(spec), "PodDisruptionBudget")
+    assert pdb["spec"]["maxUnavailable"] == 1
+    assert "minAvailable" not in pdb["spec"]
+    assert pdb["spec"]["unhealthyPodEvictionPolicy"] == "AlwaysAllow"
+
+
+def test_sans_cover_every_address_clients_dial(spec: FederationSpec) -> None:
+    dns, ips = hub.superlink_sans(spec)
+    in_cluster, external = hub.superlink_addresses(spec)
+    assert in_cluster.rsplit(":", 1)[0] in dns
+    assert hub.superlink_service_name(spec) in dns  # the ServerApp SuperExec dials the short name
+    assert "127.0.0.1" in ips  # subprocess SuperExec
+    if external is not None:
+        host = external.rsplit(":", 1)[0].strip("[]")
+        assert host in dns or host in ips
+
+
+# --------------------------------------------------------------------------- specific variants
+
+
+def test_process_isolation_superexec() -> None:
+    spec = VARIANTS["prod"]()
+    objs = hub_objects(spec, tls_material=MATERIAL)
+    se = deployment(objs, f"{spec.name}-serverapp-superexec")
+    p = pod(se)
+    (ctr,) = p["containers"]
+    expected = flower.serverapp_superexec(spec, CONTAINER, superlink_host=hub.superlink_service_name(spec))
+    assert ctr["command"] + ctr["args"] == list(expected.argv)
+    assert ctr["image"] == spec.flower.images.superexec
+    assert "livenessProbe" not in ctr  # it listens on nothing
+    # Only the CA, never the server key.
+    (ca,) = [v for v in p["volumes"] if v["name"] == "tls-ca"]
+    assert ca["secret"]["items"] == [{"key": "ca.crt", "path": "ca.crt"}]
+    (sec,) = [v for v in p["volumes"] if v["name"] == "superexec-secret"]
+    assert sec["secret"]["secretName"] == hub.superexec_secret_name(spec)
+    assert sec["secret"]["items"] == [{"key": "secret", "path": "secret"}]
+    assert {"name": "superexec-secret", "mountPath": CONTAINER.secret_dir, "readOnly": True} in ctr["volumeMounts"]
+    assert CONTAINER.superexec_secret in ctr["args"]
+    # The SuperLink gets the same secret file.
+    sl = pod(deployment(objs, hub.superlink_service_name(spec)))
+    assert any(v["name"] == "superexec-secret" for v in sl["volumes"])
+    (secret,) = [s for s in by_kind(objs, "Secret") if s["metadata"]["name"] == hub.superexec_secret_name(spec)]
+    assert secret["type"] == "Opaque" and secret["stringData"] == {"secret": "SECRET"}
+    # NetworkPolicy: no ingress; egress DNS + SuperLink port on SuperLink pods only.
+    (np,) = [o for o in by_kind(objs, "NetworkPolicy") if o["metadata"]["name"] == se["metadata"]["name"]]
+    assert np["spec"]["ingress"] == []
+    assert np["spec"]["podSelector"]["matchLabels"] == se["spec"]["selector"]["matchLabels"]
+    to_superlink = [r for r in np["spec"]["egress"] if "to" in r]
+    assert to_superlink == [{
+        "to": [{"podSelector": {"matchLabels": deployment(objs, hub.superlink_service_name(spec))["spec"]["selector"]["matchLabels"]}}],
+        "ports": [{"protocol": "TCP", "port": spec.hub.port}],
+    }]
+    assert [r for r in np["spec"]["egress"] if "to" not in r] == [{"ports": [{"protocol": "UDP", "port": 53},
+                                                                            {"protocol": "TCP", "port": 53}]}]
+
+
+def test_subprocess_isolation_has_no_superexec_objects() -> None:
+    spec = VARIANTS["dev"]()
+    objs = hub_objects(spec)
+    assert hub.superexec_secret_name(spec) is None
+    assert [d["metadata"]["name"] for d in by_kind(objs, "Deployment")] == [hub.superlink_service_name(spec)]
+    assert len(by_kind(objs, "NetworkPolicy")) == 1
+
+
+def test_runtime_dependency_installation_opens_egress_for_the_package_index() -> None:
+    spec = variant("dev", runtimeDependencyInstallation=True)
+    (np,) = by_kind(hub_objects(spec), "NetworkPolicy")
+    ports = {(p["protocol"], p["port"]) for rule in np["spec"]["egress"] for p in rule["ports"]}
+    assert ports == {("UDP", 53), ("TCP", 53), ("TCP", 443), ("TCP", 80)}
+
+
+def test_dev_nodeport_service_and_addresses() -> None:
+    spec = VARIANTS["dev"]()
+    (svc,) = by_kind(hub_objects(spec), "Service")
+    assert svc["spec"]["type"] == "NodePort"
+    assert svc["spec"]["ports"] == [{"name": "flower", "port": 8000, "targetPort": "flower", "protocol": "TCP", "nodePort": 30800}]
+    assert hub.superlink_addresses(spec) == ("flower-dev-superlink.flower-dev.svc:8000", "superlink.dev.flower.example.com:30800")
+
+
+def test_prod_load_balancer_service_and_addresses() -> None:
+    spec = VARIANTS["prod"]()
+    (svc,) = by_kind(hub_objects(spec), "Service")
+    assert svc["spec"]["type"] == "LoadBalancer"
+    assert svc["spec"]["loadBalancerSourceRanges"] == ["203.0.113.0/24", "198.51.100.0/24"]
+    # The LB listens where spokes dial (443); in-cluster clients keep 8443.
+    assert [(p["name"], p["port"], p["targetPort"]) for p in svc["spec"]["ports"]] == [
+        ("flower", 8443, "flower"), ("flower-external", 443, "flower")]
+    assert hub.superlink_addresses(spec) == ("flower-prod-superlink.flower-prod.svc:8443", "superlink.flower.example.com:443")
+
+
+def test_service_annotations_and_external_ip_fallbacks() -> None:
+    spec = variant("dev", exposure={"type": "LoadBalancer", "externalIps": ["2001:db8::1"],
+                                    "annotations": {"service.beta.kubernetes.io/aws-load-balancer-internal": "true"}})
+    (svc,) = by_kind(hub_objects(spec), "Service")
+    assert svc["metadata"]["annotations"] == {"service.beta.kubernetes.io/aws-load-balancer-internal": "true"}
+    assert hub.superlink_addresses(spec)[1] == "[2001:db8::1]:8000"
+    spec = VARIANTS["dev-minimal"]()
+    assert hub.superlink_addresses(spec) == ("flower-dev-superlink.flower-dev.svc:8000", "192.0.2.10:8000")
+    data = raw("dev")
+    data["hub"]["exposure"] = {"type": "ClusterIP"}
+    # Structurally valid; the cross-field rules (OCM needs an external address) are not the builder's concern.
+    assert hub.superlink_addresses(FederationSpec.model_validate(data)) == ("flower-dev-superlink.flower-dev.svc:8000", None)
+
+
+def test_without_material_secrets_have_no_data_and_no_checksum() -> None:
+    spec = VARIANTS["prod"]()
+    objs = hub_objects(spec)
+    assert all(s["stringData"] == {} for s in by_kind(objs, "Secret"))
+    assert "annotations" not in deployment(objs, hub.superlink_service_name(spec))["spec"]["template"]["metadata"]
+
+
+def test_tls_checksum_changes_with_the_certificate() -> None:
+    assert hub.tls_checksum("a", "b") == hub.tls_checksum("a", "b")
+    assert hub.tls_checksum("a", "b") != hub.tls_checksum("a", "c")
+    assert hub.tls_checksum("ab", "c") != hub.tls_checksum("a", "bc")
+
+
+# --------------------------------------------------------------------------- the PSS checker itself
+
+
+def _good_pod() -> dict[str, Any]:
+    spec = VARIANTS["dev"]()
+    return copy.deepcopy(pod(deployment(hub_objects(spec), hub.superlink_service_name(spec))))
+
+
+@pytest.mark.parametrize(
+    ("mutate", "fragment"),
+    [
+        (lambda p: p.update(hostNetwork=True), "hostNetwork"),
+        (lambda p: p.update(hostPID=True), "hostPID"),
+        (lambda p: p.update(hostIPC=True), "hostIPC"),
+        (lambda p: p["volumes"].append({"name": "h", "hostPath": {"path": "/"}}), "hostPath"),
+        (lambda p: p["volumes"].append({"name": "n", "nfs": {"server": "x", "path": "/"}}), "'nfs'"),
+        (lambda p: p["containers"][0]["securityContext"].update(privileged=True), "privileged"),
+        (lambda p: p["containers"][0]["securityContext"].update(allowPrivilegeEscalation=True), "allowPrivilegeEscalation"),
+        (lambda p: p["containers"][0]["securityContext"].pop("allowPrivilegeEscalation"), "allowPrivilegeEscalation"),
+        (lambda p: p["containers"][0]["securityContext"].update(capabilities={"drop": ["NET_RAW"]}), "drop must include ALL"),
+        (lambda p: p["containers"][0]["securityContext"].update(capabilities={"drop": ["ALL"], "add": ["SYS_ADMIN"]}),
+         "SYS_ADMIN"),
+        (lambda p: p["containers"][0]["securityContext"].update(runAsNonRoot=False), "runAsNonRoot"),
+        (lambda p: (p["securityContext"].pop("runAsNonRoot"), p["containers"][0]["securityContext"].pop("runAsNonRoot")),
+         "runAsNonRoot"),
+        (lambda p: p["containers"][0]["securityContext"].update(runAsUser=0), "runAsUser"),
+        (lambda p: p["securityContext"].update(seccompProfile={"type": "Unconfined"}), "Unconfined"),
+        (lambda p: (p["securityContext"].pop("seccompProfile"), p["containers"][0]["securityContext"].pop("seccompProfile")),
+         "seccompProfile"),
+        (lambda p: p["containers"][0]["ports"][0].update(hostPort=8000), "hostPort"),
+        (lambda p: p["containers"][0]["securityContext"].update(procMount="Unmasked"), "procMount"),
+        (lambda p: p["securityContext"].update(sysctls=[{"name": "kernel.msgmax", "value": "1"}]), "kernel.msgmax"),
+        (lambda p: p["securityContext"].update(seLinuxOptions={"type": "spc_t"}), "seLinuxOptions"),
+        (lambda p: p["containers"][0]["securityContext"].update(appArmorProfile={"type": "Unconfined"}), "appArmor"),
+        (lambda p: p.setdefault("initContainers", []).append({"name": "init", "image": "x"}), "initContainers[init]"),
+    ],
+)
+def test_pss_checker_flags_violations(mutate: Any, fragment: str) -> None:
+    p = _good_pod()
+    assert pss.check_pod_spec(p) == []
+    mutate(p)
+    problems = pss.check_pod_spec(p)
+    assert problems and any(fragment in msg for msg in problems), problems
+
+
+def test_pss_checker_allows_net_bind_service_and_container_level_settings() -> None:
+    p = _good_pod()
+    p["securityContext"] = {}
+    sc = p["containers"][0]["securityContext"]
+    sc["capabilities"] = {"drop": ["ALL"], "add": ["NET_BIND_SERVICE"]}
+    assert pss.check_pod_spec(p) == []
+    assert pss.check_pod_spec(p, annotations={"container.apparmor.security.beta.kubernetes.io/x": "unconfined"})
