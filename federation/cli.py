@@ -15,6 +15,7 @@ from rich.console import Console
 
 from federation.errors import SpecError
 from federation.loading import DEFAULT_STACKS_DIR, load_file, stack_file
+from federation.local.cli import local_app
 from federation.spec import FederationSpec
 
 EXIT_FAILED = 1
@@ -120,6 +121,9 @@ def validate(stack: StackOpt = None, file: FileOpt = None, stacks_dir: StacksDir
     """Validate a stack's federation declaration and print a summary."""
     spec = resolve_spec(stack, file, stacks_dir)
     print_summary(spec, str(file) if file else f"stack {stack}")
+
+
+app.add_typer(local_app, name="local")
 
 
 def main() -> None:

@@ -1,0 +1,1 @@
+"""quickstart-numpy: a numpy-only Flower App (federated linear regression)."""

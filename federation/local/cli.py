@@ -1,0 +1,146 @@
+"""`flower-federation local up`: run the declared federation for real on this machine."""
+
+from __future__ import annotations
+
+import signal
+import time
+from pathlib import Path
+from types import FrameType
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+from federation.loading import DEFAULT_STACKS_DIR
+from federation.local.progress import RunProgress
+from federation.local.runner import LocalFederation, LocalRunError, RunResult, default_app
+from federation.spec import FederationSpec
+
+EXIT_FAILED = 1
+EXIT_BAD_INPUT = 2
+
+local_app = typer.Typer(
+    name="local",
+    help="Run the federation on this machine with real Flower processes (no cluster).",
+    no_args_is_help=True,
+)
+
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+def _describe(spec: FederationSpec, fed: LocalFederation) -> list[str]:
+    hub = spec.hub
+    security = "TLS" if fed.tls else "insecure"
+    if hub.supernode_auth.enabled:
+        security += " + SuperNode auth"
+    state = "sqlite" if hub.persistence.enabled else "in memory"
+    lines = [f"SuperLink {fed.superlink_address} ({security}, isolation {hub.isolation}, state {state})"]
+    for pool in spec.pools:
+        nodes = [n for n in fed.supernodes if n.pool == pool.name]
+        lines.append(f"pool {pool.name}: {len(nodes)} SuperNode(s), isolation {pool.isolation}")
+    return lines
+
+
+def _print_result(result: RunResult, rounds: int) -> None:
+    if result.ok:
+        out.print(f"[bold green]completed[/] run {result.run_id}: {len(result.rounds)}/{rounds} round(s) "
+                  f"in {result.duration_seconds:.1f}s")
+        last = result.rounds[-1] if result.rounds else None
+        if last is not None and last.loss is not None:
+            out.print(f"final loss {last.loss:.4g}")
+        return
+    err.print(f"[bold red]failed[/] {result.reason or result.status}")
+    for line in result.error_lines[-10:]:
+        err.print(f"  {line}", markup=False)
+
+
+@local_app.command("up")
+def up(
+    stack: Annotated[str | None, typer.Option("--stack", "-s", help="Stack name: reads stacks/Pulumi.<stack>.yaml.")] = None,
+    file: Annotated[Path | None, typer.Option("--file", "-f", help="A stack config file to read instead.")] = None,
+    stacks_dir: Annotated[Path, typer.Option("--stacks-dir", help="Directory of the stack files.")] = DEFAULT_STACKS_DIR,
+    app: Annotated[Path | None, typer.Option("--app", help="Flower App directory (default: examples/quickstart-numpy).")] = None,
+    rounds: Annotated[int | None, typer.Option("--rounds", min=1, help="Server rounds (default: local.rounds).")] = None,
+    workdir: Annotated[Path | None, typer.Option("--workdir", help="Work dir for all state and logs (kept).")] = None,
+    keep: Annotated[bool, typer.Option("--keep", help="Keep the work dir (logs, state, certificates).")] = False,
+) -> None:
+    """Start a SuperLink and the SuperNodes of every pool on 127.0.0.1, run the app, tear everything down."""
+    from federation.cli import resolve_spec  # here: federation.cli imports this module
+
+    spec = resolve_spec(stack, file, stacks_dir)
+    if app is not None and not (app / "pyproject.toml").is_file():
+        err.print(f"--app: {app} is not a Flower App directory (no pyproject.toml)")
+        raise typer.Exit(EXIT_BAD_INPUT)
+    try:
+        app_dir = app if app is not None else default_app()
+    except LocalRunError as exc:
+        err.print(f"--app: {exc}")
+        raise typer.Exit(EXIT_BAD_INPUT) from None
+    n_rounds = spec.local.rounds if rounds is None else rounds
+    if workdir is not None:
+        workdir.mkdir(parents=True, exist_ok=True)
+
+    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+    fed = LocalFederation(spec, workdir, keep=keep)
+    result: RunResult | None = None
+    try:
+        out.print(f"[bold]local federation[/] {spec.name}: starting in {fed.workdir}")
+        started = time.monotonic()
+        fed.start()
+        for line in _describe(spec, fed):
+            out.print(f"  {line}", markup=False)
+        out.print(f"  up in {time.monotonic() - started:.1f}s; running {app_dir.name} for {n_rounds} round(s)")
+        result = _run_with_progress(fed, app_dir, n_rounds)
+    except LocalRunError as exc:
+        fed.keep = True
+        err.print(f"[bold red]error[/] {exc}")
+        err.print(f"logs kept in {fed.logs_dir}", markup=False)
+        raise typer.Exit(EXIT_FAILED) from None
+    except KeyboardInterrupt:
+        err.print("interrupted: stopping the federation")
+        raise typer.Exit(130) from None
+    finally:
+        if result is not None and not result.ok:
+            fed.keep = True
+        fed.stop()
+        signal.signal(signal.SIGTERM, previous)
+    _print_result(result, n_rounds)
+    if fed.keep:
+        out.print(f"work dir kept: {fed.workdir} (logs in {fed.logs_dir})", markup=False)
+    if not result.ok:
+        raise typer.Exit(EXIT_FAILED)
+
+
+def _run_with_progress(fed: LocalFederation, app_dir: Path, rounds: int) -> RunResult:
+    columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TextColumn("round {task.completed}/{task.total}"),
+               TimeElapsedColumn())
+    with Progress(*columns, console=out, transient=True) as bar:
+        task = bar.add_task("waiting for the run to start", total=rounds)
+
+        printed: set[int] = set()
+
+        def show(progress: RunProgress, number: int) -> None:
+            current = progress.rounds.get(number)
+            if current is None or number in printed or not (current.train or current.evaluate):
+                return
+            printed.add(number)
+            bar.print(f"round {number}/{progress.total_rounds}  {current.summary()}", markup=False)
+            bar.update(task, completed=len(printed))
+
+        def listener(line: str, progress: RunProgress, events: list[str]) -> None:
+            if "run" in events:
+                bar.update(task, description=f"run {progress.run_id}")
+            if "round" in events and progress.total_rounds:
+                show(progress, progress.current_round - 1)
+                description = f"run {progress.run_id}: round {progress.current_round}"
+                bar.update(task, total=progress.total_rounds, description=description)
+            if "evaluate" in events or "finished" in events:
+                show(progress, progress.current_round)
+
+        return fed.run(app_dir, rounds, listener=listener)

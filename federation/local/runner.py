@@ -1,0 +1,498 @@
+"""Run a federation for real on one machine: SuperLink, SuperNodes and SuperExecs on 127.0.0.1.
+
+Every argv and environment comes from :mod:`federation.flower` (the same contract the Kubernetes
+manifests use) with :func:`federation.flower.local_layout` and free local ports.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+
+from federation import flower, tls
+from federation.local.procs import ManagedProcess, descendants, stop_all
+from federation.local.progress import RoundMetrics, RunProgress
+from federation.spec import FederationSpec, NodeConfigValue, PoolSpec
+
+HOST = "127.0.0.1"
+CONNECTION = "local"
+DEFAULT_APP_NAME = "quickstart-numpy"
+_APP_IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", ".git", ".venv", "build", "dist", "*.fab", "*.egg-info")
+
+
+class LocalRunError(RuntimeError):
+    """The local federation could not be started or driven (not a failed run: see RunResult)."""
+
+
+def free_port(host: str = HOST) -> int:
+    """A currently free TCP port on `host` (bind to port 0 and let the kernel choose)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+def bin_dir() -> Path:
+    """The directory of the running interpreter's scripts (where flwr installed its binaries)."""
+    return Path(sys.executable).parent
+
+
+def resolve_binary(name: str) -> str:
+    """`name` next to `sys.executable`, else from PATH; LocalRunError if neither has it."""
+    candidate = bin_dir() / name
+    if candidate.is_file() and os.access(candidate, os.X_OK):
+        return str(candidate)
+    found = shutil.which(name)
+    if found:
+        return found
+    raise LocalRunError(f"{name} not found next to {sys.executable} nor on PATH (is flwr {flower.FLOWER_VERSION} installed?)")
+
+
+def default_app() -> Path:
+    """The bundled example app: `examples/quickstart-numpy` of the source tree (editable installs)."""
+    here = Path(__file__).resolve()
+    for parent in here.parents:
+        candidate = parent / "examples" / DEFAULT_APP_NAME
+        if (candidate / "pyproject.toml").is_file():
+            return candidate
+    cwd_candidate = Path.cwd() / "examples" / DEFAULT_APP_NAME
+    if (cwd_candidate / "pyproject.toml").is_file():
+        return cwd_candidate
+    raise LocalRunError(f"cannot find examples/{DEFAULT_APP_NAME}; pass --app PATH")
+
+
+@dataclass
+class RunResult:
+    """The real outcome of one `flwr run`, from `flwr ls` (not from its exit code)."""
+
+    run_id: int | None
+    status: str
+    status_details: str
+    rounds: list[RoundMetrics]
+    duration_seconds: float
+    log_path: Path
+    reason: str = ""
+    error_lines: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "finished:completed"
+
+
+@dataclass
+class SuperNodeHandle:
+    """One local SuperNode (and its ClientApp SuperExec in process isolation)."""
+
+    pool: str
+    index: int
+    cluster_name: str
+    port: int
+    node_config: dict[str, NodeConfigValue]
+    process: ManagedProcess
+    superexec: ManagedProcess | None = None
+    node_id: int | None = None
+    public_key_path: Path | None = None
+
+
+Listener = Callable[[str, RunProgress, list[str]], None]
+
+
+class LocalFederation:
+    """A real federation on 127.0.0.1, all state in one work directory.
+
+    Use as a context manager (``with LocalFederation(spec) as fed: fed.run()``): processes are
+    stopped on exit, also on errors and KeyboardInterrupt. The work dir is removed unless
+    ``keep`` is set or it was given explicitly.
+    """
+
+    def __init__(
+        self,
+        spec: FederationSpec,
+        workdir: Path | str | None = None,
+        *,
+        keep: bool = False,
+        startup_timeout: float = 60.0,
+        grace_seconds: float = 5.0,
+    ) -> None:
+        self.spec = spec
+        self._own_workdir = workdir is None
+        self.workdir = Path(tempfile.mkdtemp(prefix="flower-federation-")) if workdir is None else Path(workdir).resolve()
+        self.keep = keep or not self._own_workdir
+        self.layout = flower.local_layout(str(self.workdir))
+        self.logs_dir = self.workdir / "logs"
+        self.startup_timeout = startup_timeout
+        self.grace_seconds = grace_seconds
+        self.tls = spec.hub.tls.mode != "insecure"
+        self.port = 0
+        self.superlink_process: ManagedProcess | None = None
+        self.serverapp_superexec: ManagedProcess | None = None
+        self.supernodes: list[SuperNodeHandle] = []
+        self._runs = 0
+        self._started = False
+
+    # ------------------------------------------------------------------ context manager
+
+    def __enter__(self) -> LocalFederation:
+        try:
+            self.start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        self.stop()
+
+    # ------------------------------------------------------------------ properties
+
+    @property
+    def superlink_address(self) -> str:
+        return f"{HOST}:{self.port}"
+
+    @property
+    def total_supernodes(self) -> int:
+        return self.spec.local.supernodes_per_pool * len(self.spec.pools)
+
+    @property
+    def processes(self) -> list[ManagedProcess]:
+        """Every process we started (SuperNodes and SuperExecs first, the SuperLink last)."""
+        procs: list[ManagedProcess] = []
+        for node in self.supernodes:
+            if node.superexec is not None:
+                procs.append(node.superexec)
+            procs.append(node.process)
+        if self.serverapp_superexec is not None:
+            procs.append(self.serverapp_superexec)
+        if self.superlink_process is not None:
+            procs.append(self.superlink_process)
+        return procs
+
+    def pids(self) -> list[int]:
+        """PIDs of every live process we started and their descendants."""
+        return sorted({p.pid for proc in self.processes for p in proc.all_procs()})
+
+    def env(self, process: flower.Process | None = None) -> dict[str, str]:
+        """os.environ + the contract's env, the interpreter's bin dir first on PATH (Flower spawns by name)."""
+        env = dict(os.environ)
+        env.update(process.env if process is not None else flower.environment(self.layout))
+        env["PATH"] = os.pathsep.join([str(bin_dir()), env.get("PATH", "")])
+        env.setdefault("PYTHONUNBUFFERED", "1")
+        return env
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def start(self) -> None:
+        """Generate TLS/secret material, start the SuperLink, SuperExecs and SuperNodes."""
+        if self._started:
+            return
+        self._started = True
+        for d in (self.layout.flwr_home, self.layout.state_dir, self.layout.tls_dir, self.layout.auth_dir,
+                  self.layout.secret_dir, str(self.logs_dir)):
+            Path(d).mkdir(parents=True, exist_ok=True)
+        self.port = free_port()
+        if self.tls:
+            self._write_tls()
+        if flower.uses_superexec_secret(self.spec):
+            tls.write_private_file(Path(self.layout.superexec_secret), tls.generate_shared_secret())
+        self._write_flwr_config()
+        self._start_superlink()
+        if self.spec.hub.isolation == "process":
+            proc = flower.serverapp_superexec(self.spec, self.layout, superlink_host=HOST, port=self.port)
+            self.serverapp_superexec = self._launch("superexec-serverapp", proc)
+        self._start_supernodes()
+
+    def stop(self) -> None:
+        """Stop every process (SIGTERM, SIGKILL after the grace period) and clean up the work dir."""
+        stop_all(self.processes, grace=self.grace_seconds)
+        if self._own_workdir and not self.keep:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def restart_superlink(self, *, kill: bool = True, down_seconds: float = 0.0) -> None:
+        """Kill (-9, or SIGTERM) the SuperLink and start it again with the same argv, port and database."""
+        old = self.superlink_process
+        if old is None:
+            raise LocalRunError("the SuperLink was never started")
+        stop_all([old], grace=self.grace_seconds, sig=signal.SIGKILL if kill else signal.SIGTERM)
+        if down_seconds:
+            time.sleep(down_seconds)
+        self.superlink_process = ManagedProcess("superlink", old.argv, old.env, old.log_path)
+        self.superlink_process.start(cwd=self.workdir)
+        self._wait_healthy(self.superlink_process)
+
+    # ------------------------------------------------------------------ setup helpers
+
+    def _write_tls(self) -> None:
+        days = self.spec.hub.tls.validity_days
+        ca = tls.generate_ca("flower-federation local CA", validity_days=days)
+        cert = tls.issue_server_certificate(ca, dns_names=["localhost"], ip_addresses=[HOST], validity_days=days)
+        Path(self.layout.ca_cert).write_text(cert.ca_cert_pem)
+        Path(self.layout.server_cert).write_text(cert.cert_pem)
+        tls.write_private_file(Path(self.layout.server_key), cert.key_pem)
+
+    def _write_flwr_config(self) -> None:
+        lines = ["[superlink]", f'default = "{CONNECTION}"', "",
+                 f"[superlink.{CONNECTION}]", f'address = "{self.superlink_address}"']
+        if self.tls:
+            lines.append(f'root-certificates = "{Path(self.layout.ca_cert).resolve()}"')
+        else:
+            lines.append("insecure = true")
+        (Path(self.layout.flwr_home) / "config.toml").write_text("\n".join(lines) + "\n")
+
+    def _launch(self, name: str, process: flower.Process) -> ManagedProcess:
+        argv = (resolve_binary(process.argv[0]), *process.argv[1:])
+        managed = ManagedProcess(name, argv, self.env(process), self.logs_dir / f"{name}.log")
+        (self.logs_dir / f"{name}.argv").write_text(" ".join(process.argv) + "\n")
+        managed.start(cwd=self.workdir)
+        return managed
+
+    def _start_superlink(self) -> None:
+        proc = flower.superlink(self.spec, self.layout, host=HOST, port=self.port)
+        self.superlink_process = self._launch("superlink", proc)
+        self._wait_healthy(self.superlink_process)
+
+    def _wait_healthy(self, managed: ManagedProcess) -> None:
+        scheme = "https" if self.tls else "http"
+        url = f"{scheme}://{self.superlink_address}{flower.HEALTH_PATH}"
+        context = ssl.create_default_context(cafile=self.layout.ca_cert) if self.tls else None
+        deadline = time.monotonic() + self.startup_timeout
+        while time.monotonic() < deadline:
+            if not managed.running():
+                tail = "\n".join(managed.log_tail(15))
+                raise LocalRunError(f"{managed.name} exited with code {managed.returncode()} during startup:\n{tail}")
+            try:
+                with urllib.request.urlopen(url, timeout=2, context=context) as response:  # noqa: S310 - our own URL
+                    if response.status == 200:
+                        managed.snapshot()
+                        return
+            except (urllib.error.URLError, OSError, ssl.SSLError):
+                pass
+            time.sleep(0.2)
+        raise LocalRunError(f"{managed.name} did not answer {url} within {self.startup_timeout:.0f}s")
+
+    def _start_supernodes(self) -> None:
+        total = self.total_supernodes
+        num_partitions = self.spec.local.num_partitions or total
+        auth = self.spec.hub.supernode_auth.enabled
+        index = 0
+        for pool in self.spec.pools:
+            for i in range(self.spec.local.supernodes_per_pool):
+                node = self._start_supernode(pool, i, index % num_partitions, num_partitions, auth)
+                self.supernodes.append(node)
+                index += 1
+        # Fail fast on nodes that die at once (TLS or auth errors are not retried by Flower).
+        time.sleep(0.5)
+        for node in self.supernodes:
+            for managed in (node.process, node.superexec):
+                if managed is not None and not managed.running():
+                    tail = "\n".join(managed.log_tail(15))
+                    raise LocalRunError(f"{managed.name} exited with code {managed.returncode()}:\n{tail}")
+
+    def _start_supernode(self, pool: PoolSpec, i: int, partition: int, num_partitions: int, auth: bool) -> SuperNodeHandle:
+        name = f"{pool.name}-{i}"
+        cluster_name = f"local-{pool.name}-{i}"
+        layout = self.layout
+        public_key_path: Path | None = None
+        node_id: int | None = None
+        if auth:
+            layout = dataclasses.replace(self.layout, auth_dir=str(Path(self.layout.auth_dir) / name))
+            Path(layout.auth_dir).mkdir(parents=True, exist_ok=True)
+            pair = tls.generate_node_keypair(comment=cluster_name)
+            tls.write_private_file(Path(layout.node_private_key), pair.private_key_openssh)
+            public_key_path = Path(layout.auth_dir) / "public-key.pub"
+            public_key_path.write_text(pair.public_key_openssh + "\n")
+            node_id = self.register_node(public_key_path, name=cluster_name)
+        port = free_port()
+        extra: dict[str, NodeConfigValue] = {"partition-id": partition, "num-partitions": num_partitions}
+        proc = flower.supernode(self.spec, pool, layout, superlink_address=self.superlink_address,
+                                cluster_name=cluster_name, extra_node_config=extra, host=HOST, port=port)
+        managed = self._launch(f"supernode-{name}", proc)
+        superexec: ManagedProcess | None = None
+        if pool.isolation == "process":
+            se = flower.clientapp_superexec(layout, supernode_host=HOST, port=port)
+            superexec = self._launch(f"superexec-{name}", se)
+        config: dict[str, NodeConfigValue] = {**pool.node_config, **extra, "cluster-name": cluster_name}
+        return SuperNodeHandle(pool.name, i, cluster_name, port, config, managed, superexec, node_id, public_key_path)
+
+    # ------------------------------------------------------------------ the flwr CLI
+
+    def flwr(self, *args: str, timeout: float = 60.0) -> subprocess.CompletedProcess[str]:
+        """Run `flwr ARGS` against this federation's FLWR_HOME (captured output)."""
+        return subprocess.run(
+            [resolve_binary("flwr"), *args], env=self.env(), cwd=self.workdir,
+            capture_output=True, text=True, timeout=timeout, check=False,
+        )
+
+    def _flwr_json(self, *args: str) -> dict[str, object]:
+        result = self.flwr(*args, "--format", "json")
+        try:
+            data = json.loads(result.stdout)
+        except json.JSONDecodeError:
+            raise LocalRunError(f"flwr {' '.join(args)} failed (rc {result.returncode}): "
+                                f"{(result.stdout + result.stderr).strip()[-800:]}") from None
+        if not isinstance(data, dict):
+            raise LocalRunError(f"flwr {' '.join(args)}: unexpected output {result.stdout[:200]}")
+        return data
+
+    def register_node(self, public_key: Path, *, name: str | None = None) -> int:
+        """`flwr supernode register <pubkey> <conn>`; returns the node ID."""
+        args = ["supernode", "register", str(public_key), CONNECTION]
+        data = self._flwr_json(*args)
+        if not data.get("success") or "node-id" not in data:
+            raise LocalRunError(f"registering {public_key.name} failed: {data}")
+        return int(str(data["node-id"]))
+
+    def supernode_list(self) -> list[dict[str, object]]:
+        """`flwr supernode list <conn> --format json` (the node entries)."""
+        data = self._flwr_json("supernode", "list", CONNECTION)
+        for key in ("nodes", "supernodes"):
+            value = data.get(key)
+            if isinstance(value, list):
+                return [n for n in value if isinstance(n, dict)]
+        return []
+
+    def run_status(self, run_id: int) -> tuple[str, str]:
+        """(status, status-details) of `run_id` from `flwr ls --run-id`."""
+        data = self._flwr_json("ls", CONNECTION, "--run-id", str(run_id))
+        runs = data.get("runs")
+        if not isinstance(runs, list) or not runs or not isinstance(runs[0], dict):
+            return "unknown", f"flwr ls returned {data}"
+        run = runs[0]
+        return str(run.get("status", "unknown")), str(run.get("status-details", "") or "")
+
+    # ------------------------------------------------------------------ runs
+
+    def prepare_app(self, app: Path) -> Path:
+        """Copy the app into the work dir, so `flwr run` never writes into the source tree."""
+        app = app.resolve()
+        if not (app / "pyproject.toml").is_file():
+            raise LocalRunError(f"{app} is not a Flower App (no pyproject.toml)")
+        self._runs += 1
+        target = self.workdir / "apps" / f"{app.name}-{self._runs}"
+        shutil.copytree(app, target, ignore=_APP_IGNORE, dirs_exist_ok=False)
+        return target
+
+    def run_config(self, rounds: int, extra: Mapping[str, NodeConfigValue] | None = None) -> str:
+        """`--run-config` value: num-server-rounds, min-nodes, then spec.local.run_config and `extra`."""
+        config: dict[str, NodeConfigValue] = {"num-server-rounds": rounds, "min-nodes": self.total_supernodes}
+        config.update(self.spec.local.run_config)
+        config.update(extra or {})
+        return flower.format_node_config(config)
+
+    def run(
+        self,
+        app: Path | str | None = None,
+        rounds: int | None = None,
+        *,
+        run_config: Mapping[str, NodeConfigValue] | None = None,
+        timeout: float | None = None,
+        listener: Listener | None = None,
+    ) -> RunResult:
+        """`flwr run <app> <conn> --stream`, then the real status from `flwr ls`."""
+        if not self._started:
+            self.start()
+        rounds = self.spec.local.rounds if rounds is None else rounds
+        timeout = float(self.spec.local.timeout_seconds) if timeout is None else timeout
+        source = default_app() if app is None else Path(app)
+        app_dir = self.prepare_app(source)
+        log_path = self.logs_dir / f"run-{self._runs}.log"
+        argv = [resolve_binary("flwr"), "run", str(app_dir), CONNECTION, "--stream",
+                "--run-config", self.run_config(rounds, run_config)]
+        progress = RunProgress()
+        started = time.monotonic()
+        deadline = started + timeout
+        timed_out = False
+        with log_path.open("w", encoding="utf-8") as log:
+            log.write("$ " + " ".join(argv[1:]) + "\n")
+            proc = subprocess.Popen(argv, env=self.env(), cwd=self.workdir, stdin=subprocess.DEVNULL,
+                                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1,
+                                    start_new_session=True)
+            managed = ManagedProcess("flwr-run", tuple(argv), {}, log_path, popen=proc)
+            try:
+                timed_out = self._pump(proc, progress, log, deadline, listener)
+            finally:
+                stop_all([managed], grace=2.0)
+        if timed_out and progress.run_id is not None:
+            self.flwr("stop", str(progress.run_id), CONNECTION)
+        return self._result(progress, log_path, time.monotonic() - started, timed_out, timeout)
+
+    def _pump(self, proc: subprocess.Popen[str], progress: RunProgress, log: object, deadline: float,
+              listener: Listener | None) -> bool:
+        """Copy the stream to the log and the parser until EOF; True if the deadline passed."""
+        import selectors
+
+        assert proc.stdout is not None
+        write = getattr(log, "write")  # noqa: B009
+        flush = getattr(log, "flush")  # noqa: B009
+        with selectors.DefaultSelector() as sel:
+            sel.register(proc.stdout, selectors.EVENT_READ)
+            while True:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return True
+                if not sel.select(timeout=min(remaining, 1.0)):
+                    if proc.poll() is not None:
+                        return False
+                    continue
+                line = proc.stdout.readline()
+                if not line:
+                    return False
+                write(line)
+                flush()
+                events = progress.feed(line)
+                if listener is not None:
+                    listener(line, progress, events)
+
+    def _result(self, progress: RunProgress, log_path: Path, duration: float, timed_out: bool, timeout: float) -> RunResult:
+        status, details = "unknown", ""
+        if progress.run_id is not None:
+            # The run may take a moment to reach a final state after the stream ends.
+            poll_until = time.monotonic() + (5.0 if timed_out else 15.0)
+            while True:
+                try:
+                    status, details = self.run_status(progress.run_id)
+                except LocalRunError as exc:
+                    details = str(exc)
+                if status.startswith("finished") or time.monotonic() >= poll_until:
+                    break
+                time.sleep(0.5)
+        reason = ""
+        if timed_out:
+            reason = f"timed out after {timeout:.0f}s (spec.local.timeoutSeconds) in status {status}"
+            if status == "finished:completed":
+                status = "timeout"
+        elif progress.run_id is None:
+            reason = "flwr run did not start a run"
+        elif status != "finished:completed":
+            reason = f"run {progress.run_id} ended {status}" + (f": {details}" if details else "")
+        if reason and not progress.error_lines:
+            progress.error_lines = self._log_errors(log_path)
+        return RunResult(progress.run_id, status, details, progress.completed_rounds(), duration, log_path,
+                         reason, list(progress.error_lines))
+
+    def _log_errors(self, run_log: Path) -> list[str]:
+        """Last non-empty lines of the run log (for a failure without an explicit error line)."""
+        try:
+            lines = [ln for ln in run_log.read_text(errors="replace").splitlines() if ln.strip()]
+        except OSError:
+            return []
+        return lines[-10:]
+
+    def descendants_of_superlink(self) -> list[int]:
+        """PIDs under the SuperLink (its auto-spawned SuperExec and ServerApps)."""
+        if self.superlink_process is None or self.superlink_process.pid is None:
+            return []
+        return [p.pid for p in descendants(self.superlink_process.pid)]
