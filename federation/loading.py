@@ -63,6 +63,11 @@ def _message(err: ErrorDetails) -> str:
     return err["msg"][0].lower() + err["msg"][1:]
 
 
+def pydantic_problems(exc: ValidationError, root: str = ROOT) -> list[Problem]:
+    """Problems of a pydantic ValidationError, with field paths under `root`, sorted and deduplicated."""
+    return sorted({Problem(field_path(e["loc"], root), _message(e)) for e in exc.errors()})
+
+
 def parse_spec(data: object) -> FederationSpec:
     """Validate a declaration (the value of `flower:federation`) and return the spec.
 
@@ -73,8 +78,7 @@ def parse_spec(data: object) -> FederationSpec:
     try:
         spec = FederationSpec.model_validate(data)
     except ValidationError as exc:
-        problems = sorted({Problem(field_path(e["loc"]), _message(e)) for e in exc.errors()})
-        raise SpecError(problems) from None
+        raise SpecError(pydantic_problems(exc)) from None
     problems = check(spec)
     if problems:
         raise SpecError(problems)
@@ -105,8 +109,8 @@ def stack_file(stack: str, stacks_dir: Path = DEFAULT_STACKS_DIR) -> Path:
     return stacks_dir / f"Pulumi.{stack}.yaml"
 
 
-def read_stack_config(path: Path) -> object:
-    """Read the `flower:federation` value from a Pulumi stack config file, without the engine."""
+def read_stack_config(path: Path, key: str = STACK_CONFIG_KEY, *, required: bool = True) -> object:
+    """Read one key (default `flower:federation`) from a Pulumi stack config file, without the engine."""
     where = str(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -124,9 +128,11 @@ def read_stack_config(path: Path) -> object:
     if not isinstance(doc, dict) or not isinstance(doc.get("config"), dict):
         raise SpecError([Problem(where, "expected a Pulumi stack file with a top-level 'config:' mapping")])
     config = doc["config"]
-    if STACK_CONFIG_KEY not in config:
-        raise SpecError([Problem(f"{where}: config", f"missing key {STACK_CONFIG_KEY!r}")])
-    return config[STACK_CONFIG_KEY]
+    if key not in config:
+        if not required:
+            return None
+        raise SpecError([Problem(f"{where}: config", f"missing key {key!r}")])
+    return config[key]
 
 
 def load_file(path: Path) -> FederationSpec:

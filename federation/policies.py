@@ -1,0 +1,500 @@
+"""Policy as code: rules over the Kubernetes and OCM objects a federation registers.
+
+The same rules run offline in `flower-federation check` (over the objects the program would
+register) and in `pulumi preview --policy-pack policy/` (see `policy/__main__.py`). Rules read only
+what is in the objects: they never assume defaults an engine or API server would apply.
+
+Objects embedded in OCM carriers (AddOnTemplate agent manifests, ManifestWorkReplicaSet payloads)
+are checked like top-level ones, so a SuperNode Deployment is held to the same bar on a spoke.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from pydantic import Field, ValidationError
+
+from federation.errors import Problem, SpecError, field_path
+from federation.loading import pydantic_problems
+from federation.spec import Model
+
+Obj = Mapping[str, Any]
+Enforcement = Literal["mandatory", "advisory", "disabled"]
+Severity = Literal["low", "medium", "high", "critical"]
+
+BUILTIN_OCM_VARIABLES = frozenset({"CLUSTER_NAME", "INSTALL_NAMESPACE", "HUB_KUBECONFIG"})
+_TOKEN = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
+_VERSION_TAG = re.compile(r"^(\d+)\.(\d+)\.\d+")
+_ALLOWED_VOLUMES = frozenset({
+    "configMap", "csi", "downwardAPI", "emptyDir", "ephemeral", "persistentVolumeClaim", "projected", "secret",
+})
+
+
+class PolicySettings(Model):
+    """Per-environment policy configuration (stack config key `flower:policy`, or the pack's config)."""
+
+    production: bool = False
+    allow_insecure: bool = False
+    require_image_digests: bool = False
+    enforcement: dict[str, Enforcement] = Field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Violation:
+    """One rule broken by one object (or by the stack as a whole)."""
+
+    rule: str
+    enforcement: Enforcement
+    subject: str
+    message: str
+
+
+ResourceCheck = Callable[[Obj, PolicySettings], Iterable[str]]
+StackCheck = Callable[[Sequence[Obj], PolicySettings], Iterable[tuple[str, str]]]
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A named policy. Exactly one of `resource` (per object) or `stack` (all objects) is set."""
+
+    name: str
+    description: str
+    severity: Severity
+    enforcement: Enforcement
+    resource: ResourceCheck | None = None
+    stack: StackCheck | None = None
+
+    def level(self, settings: PolicySettings) -> Enforcement:
+        """The enforcement in force under `settings` (per-rule overrides win)."""
+        return settings.enforcement.get(self.name, self.enforcement)
+
+
+# --- walking objects ---------------------------------------------------------------------------
+
+
+def subject(obj: Obj) -> str:
+    """`Kind namespace/name` for messages."""
+    meta = obj.get("metadata") or {}
+    ns = meta.get("namespace")
+    return f"{obj.get('kind', '?')} {ns + '/' if ns else ''}{meta.get('name', '?')}"
+
+
+def embedded(obj: Obj) -> list[Obj]:
+    """Objects carried inside an OCM AddOnTemplate or ManifestWorkReplicaSet (or a ManifestWork)."""
+    spec = obj.get("spec") or {}
+    kind = obj.get("kind")
+    if kind == "AddOnTemplate":
+        work = (spec.get("agentSpec") or {}).get("workload") or {}
+    elif kind == "ManifestWorkReplicaSet":
+        work = (spec.get("manifestWorkTemplate") or {}).get("workload") or {}
+    elif kind == "ManifestWork":
+        work = spec.get("workload") or {}
+    else:
+        return []
+    return [m for m in work.get("manifests") or [] if isinstance(m, Mapping)]
+
+
+def with_embedded(obj: Obj) -> Iterator[tuple[str, Obj]]:
+    """The object and everything it carries, each with a subject string."""
+    yield subject(obj), obj
+    for inner in embedded(obj):
+        yield f"{subject(obj)} → {subject(inner)}", inner
+
+
+def pod_spec(obj: Obj) -> Obj | None:
+    """The pod spec of a Pod or a workload object, else None."""
+    kind = obj.get("kind")
+    spec = obj.get("spec") or {}
+    if kind == "Pod":
+        return spec
+    if kind in ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job"):
+        return (spec.get("template") or {}).get("spec") or {}
+    if kind == "CronJob":
+        return ((((spec.get("jobTemplate") or {}).get("spec") or {}).get("template") or {}).get("spec")) or {}
+    return None
+
+
+def pods(obj: Obj) -> Iterator[tuple[str, Obj, Obj]]:
+    """(subject, workload object, pod spec) for the object and every workload it carries."""
+    for where, inner in with_embedded(obj):
+        spec = pod_spec(inner)
+        if spec is not None:
+            yield where, inner, spec
+
+
+def containers(spec: Obj) -> list[Obj]:
+    return [*(spec.get("initContainers") or []), *(spec.get("containers") or [])]
+
+
+def argv(c: Obj) -> list[str]:
+    """command + args of a container, as strings."""
+    return [str(a) for a in [*(c.get("command") or []), *(c.get("args") or [])]]
+
+
+def flower_binary(c: Obj) -> str | None:
+    """`flower-superlink`, `flower-supernode` or `flower-superexec` if the container runs one."""
+    for a in argv(c)[:2]:
+        name = a.rsplit("/", 1)[-1]
+        if name in ("flower-superlink", "flower-supernode", "flower-superexec"):
+            return name
+    return None
+
+
+def flag(args: Sequence[str], name: str) -> str | None:
+    """Value of `--name VALUE` or `--name=VALUE`, or "" for a bare flag; None if absent."""
+    for i, a in enumerate(args):
+        if a == name:
+            return args[i + 1] if i + 1 < len(args) and not args[i + 1].startswith("--") else ""
+        if a.startswith(name + "="):
+            return a.split("=", 1)[1]
+    return None
+
+
+# --- resource rules ----------------------------------------------------------------------------
+
+
+def _no_insecure_transport(obj: Obj, s: PolicySettings) -> Iterator[str]:
+    if s.allow_insecure:
+        return
+    for where, _, spec in pods(obj):
+        for c in containers(spec):
+            binary, args = flower_binary(c), argv(c)
+            if binary == "flower-superlink" and (flag(args, "--insecure") is not None or flag(args, "--ssl-certfile") is None):
+                yield f"{where}: SuperLink {c.get('name')} serves without TLS"
+            if binary == "flower-supernode" and flag(args, "--insecure") is not None:
+                yield f"{where}: SuperNode {c.get('name')} dials the SuperLink with --insecure"
+            if binary == "flower-superexec" and flag(args, "--insecure") is not None:
+                address = flag(args, "--runtime-api-address") or ""
+                # A ClientApp SuperExec talks to its SuperNode's Runtime API inside the cluster (port 9094,
+                # fenced by a NetworkPolicy); anything else is the SuperLink and must use TLS.
+                if not address.endswith(":9094"):
+                    yield f"{where}: SuperExec {c.get('name')} dials {address or 'its Runtime API'} with --insecure"
+
+
+def _supernode_auth(obj: Obj, s: PolicySettings) -> Iterator[str]:
+    if not s.production:
+        return
+    for where, _, spec in pods(obj):
+        for c in containers(spec):
+            if flower_binary(c) == "flower-superlink" and flag(argv(c), "--enable-supernode-auth") is None:
+                yield f"{where}: production SuperLink without --enable-supernode-auth"
+
+
+def _image_problems(image: str, s: PolicySettings) -> str | None:
+    if _TOKEN.search(image):
+        return None  # an OCM variable; checked where it is defined (stack rule)
+    name = image.split("@", 1)[0]
+    last = name.rsplit("/", 1)[-1]
+    tag = last.split(":", 1)[1] if ":" in last else None
+    if "@" not in image and tag is None:
+        return f"image {image!r} is not pinned (no tag, no digest)"
+    if tag == "latest" and "@" not in image:
+        return f"image {image!r} uses the mutable tag 'latest'"
+    if s.require_image_digests and "@sha256:" not in image:
+        return f"image {image!r} has no digest (required in this environment)"
+    return None
+
+
+def _images_pinned(obj: Obj, s: PolicySettings) -> Iterator[str]:
+    for where, _, spec in pods(obj):
+        for c in containers(spec):
+            problem = _image_problems(str(c.get("image", "")), s)
+            if problem:
+                yield f"{where}: {problem}"
+
+
+def _restricted_pod_security(obj: Obj, s: PolicySettings) -> Iterator[str]:
+    for where, _, spec in pods(obj):
+        for problem in restricted_pss_problems(spec):
+            yield f"{where}: {problem}"
+
+
+def restricted_pss_problems(spec: Obj) -> list[str]:
+    """Violations of the Kubernetes `restricted` Pod Security Standard (v1.33 rules) in a pod spec."""
+    out: list[str] = []
+    psc = spec.get("securityContext") or {}
+    for key in ("hostNetwork", "hostPID", "hostIPC"):
+        if spec.get(key):
+            out.append(f"{key} must not be true")
+    for v in spec.get("volumes") or []:
+        kinds = [k for k in v if k != "name"]
+        bad = [k for k in kinds if k not in _ALLOWED_VOLUMES]
+        if bad:
+            out.append(f"volume {v.get('name')} uses a forbidden type {bad[0]}")
+    if psc.get("sysctls"):
+        out.append("sysctls are not allowed")
+    pod_seccomp = (psc.get("seccompProfile") or {}).get("type")
+    if pod_seccomp not in (None, "RuntimeDefault", "Localhost"):
+        out.append(f"pod seccompProfile {pod_seccomp} is not allowed")
+    if psc.get("runAsUser") == 0:
+        out.append("runAsUser must not be 0")
+    for c in [*containers(spec), *(spec.get("ephemeralContainers") or [])]:
+        name = c.get("name")
+        sc = c.get("securityContext") or {}
+        if sc.get("privileged"):
+            out.append(f"container {name} is privileged")
+        if sc.get("allowPrivilegeEscalation") is not False:
+            out.append(f"container {name} must set allowPrivilegeEscalation: false")
+        caps = sc.get("capabilities") or {}
+        if "ALL" not in (caps.get("drop") or []):
+            out.append(f"container {name} must drop ALL capabilities")
+        extra = [a for a in caps.get("add") or [] if a != "NET_BIND_SERVICE"]
+        if extra:
+            out.append(f"container {name} adds capabilities {extra}")
+        if sc.get("runAsNonRoot", psc.get("runAsNonRoot")) is not True:
+            out.append(f"container {name} must run as non-root (runAsNonRoot: true)")
+        if sc.get("runAsUser") == 0:
+            out.append(f"container {name} must not run as uid 0")
+        seccomp = (sc.get("seccompProfile") or {}).get("type") or pod_seccomp
+        if seccomp not in ("RuntimeDefault", "Localhost"):
+            out.append(f"container {name} needs seccompProfile RuntimeDefault or Localhost")
+        if any(p.get("hostPort") for p in c.get("ports") or []):
+            out.append(f"container {name} uses a hostPort")
+        if (sc.get("procMount") or "Default") != "Default":
+            out.append(f"container {name} sets procMount")
+    return out
+
+
+def _resources_set(obj: Obj, s: PolicySettings) -> Iterator[str]:
+    for where, _, spec in pods(obj):
+        for c in containers(spec):
+            res = c.get("resources") or {}
+            for part in ("requests", "limits"):
+                missing = [k for k in ("cpu", "memory") if k not in (res.get(part) or {})]
+                if missing:
+                    yield f"{where}: container {c.get('name')} sets no {part} for {', '.join(missing)}"
+
+
+def _probes_present(obj: Obj, s: PolicySettings) -> Iterator[str]:
+    for where, _, spec in pods(obj):
+        for c in containers(spec):
+            if flower_binary(c) in ("flower-superlink", "flower-supernode"):
+                missing = [p for p in ("livenessProbe", "readinessProbe") if not c.get(p)]
+                if missing:
+                    yield f"{where}: {c.get('name')} has no {' or '.join(missing)}"
+
+
+def _lb_source_ranges(obj: Obj, s: PolicySettings) -> Iterator[str]:
+    for where, inner in with_embedded(obj):
+        spec = inner.get("spec") or {}
+        if inner.get("kind") == "Service" and spec.get("type") == "LoadBalancer" and not spec.get("loadBalancerSourceRanges"):
+            yield f"{where}: LoadBalancer open to the whole internet (no loadBalancerSourceRanges)"
+
+
+def _placements_bounded(obj: Obj, s: PolicySettings) -> Iterator[str]:
+    if s.production and obj.get("kind") == "Placement" and not (obj.get("spec") or {}).get("numberOfClusters"):
+        yield f"{subject(obj)}: production Placement without numberOfClusters selects every matching cluster"
+
+
+def _strings(value: Any) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, Mapping):
+        for v in value.values():
+            yield from _strings(v)
+    elif isinstance(value, list | tuple):
+        for v in value:
+            yield from _strings(v)
+
+
+def _no_private_keys(obj: Obj, s: PolicySettings) -> Iterator[str]:
+    if obj.get("kind") == "Secret":
+        return
+    for where, inner in with_embedded(obj):
+        if inner is not obj and inner.get("kind") == "Secret":
+            yield f"{where}: a Secret inside an OCM carrier is stored in plain text on the hub and in Pulumi state"
+        body = {k: v for k, v in inner.items() if k != "status"}
+        if any("PRIVATE KEY-----" in text for text in _strings(body)):
+            yield f"{where}: contains private key material outside a Secret"
+
+
+def _state_persisted(obj: Obj, s: PolicySettings) -> Iterator[str]:
+    if not s.production:
+        return
+    for where, _, spec in pods(obj):
+        claims = {v.get("name") for v in spec.get("volumes") or [] if v.get("persistentVolumeClaim")}
+        for c in containers(spec):
+            if flower_binary(c) != "flower-superlink":
+                continue
+            db = flag(argv(c), "--database")
+            if db is None or db == ":flwr-in-memory:":
+                yield f"{where}: production SuperLink keeps its state in memory (no --database file)"
+                continue
+            mounts = [m for m in c.get("volumeMounts") or [] if m.get("name") in claims]
+            if not any(db.startswith(str(m.get("mountPath", "")).rstrip("/") + "/") for m in mounts):
+                yield f"{where}: SuperLink database {db} is not on a PersistentVolumeClaim"
+
+
+# --- stack rules -------------------------------------------------------------------------------
+
+
+def _versions_match(objs: Sequence[Obj], s: PolicySettings) -> Iterator[tuple[str, str]]:
+    seen: dict[tuple[str, str], str] = {}
+    for obj in objs:
+        for where, _, spec in pods(obj):
+            for c in containers(spec):
+                if flower_binary(c) not in ("flower-superlink", "flower-supernode"):
+                    continue
+                image = str(c.get("image", ""))
+                last = image.split("@", 1)[0].rsplit("/", 1)[-1]
+                m = _VERSION_TAG.match(last.split(":", 1)[1]) if ":" in last else None
+                if m:
+                    seen.setdefault((m.group(1), m.group(2)), f"{where} ({image})")
+    if len(seen) > 1:
+        listed = "; ".join(f"{'.'.join(k)} in {v}" for k, v in sorted(seen.items()))
+        yield "stack", f"Flower components on different major.minor versions: {listed}"
+
+
+def _network_policy(objs: Sequence[Obj], s: PolicySettings) -> Iterator[tuple[str, str]]:
+    policies = [o for o in objs if o.get("kind") == "NetworkPolicy"]
+    for obj in objs:
+        for where, inner, spec in pods(obj):
+            if inner is not obj or not any(flower_binary(c) == "flower-superlink" for c in containers(spec)):
+                continue
+            ns = (obj.get("metadata") or {}).get("namespace")
+            pod_labels = (((obj.get("spec") or {}).get("template") or {}).get("metadata") or {}).get("labels") or {}
+            covered = any(
+                (p.get("metadata") or {}).get("namespace") == ns
+                and "Ingress" in ((p.get("spec") or {}).get("policyTypes") or ["Ingress"])
+                and _selects(((p.get("spec") or {}).get("podSelector") or {}), pod_labels)
+                for p in policies
+            )
+            if not covered:
+                yield where, "SuperLink pods are not selected by any ingress NetworkPolicy"
+
+
+def _selects(selector: Obj, labels: Mapping[str, str]) -> bool:
+    if any(labels.get(k) != v for k, v in (selector.get("matchLabels") or {}).items()):
+        return False
+    for e in selector.get("matchExpressions") or []:
+        key, op, values = e.get("key"), e.get("operator"), e.get("values") or []
+        if (op == "In" and labels.get(key) not in values) or (op == "NotIn" and labels.get(key) in values):
+            return False
+        if (op == "Exists" and key not in labels) or (op == "DoesNotExist" and key in labels):
+            return False
+    return True
+
+
+def _template_variables(objs: Sequence[Obj], s: PolicySettings) -> Iterator[tuple[str, str]]:
+    adcs = {
+        ((o.get("metadata") or {}).get("namespace"), (o.get("metadata") or {}).get("name")): {
+            v.get("name") for v in (o.get("spec") or {}).get("customizedVariables") or []
+        }
+        for o in objs
+        if o.get("kind") == "AddOnDeploymentConfig"
+    }
+    templates = {(o.get("metadata") or {}).get("name"): o for o in objs if o.get("kind") == "AddOnTemplate"}
+    for cma in (o for o in objs if o.get("kind") == "ClusterManagementAddOn"):
+        spec = cma.get("spec") or {}
+        default_tpl, default_adcs = None, []
+        for sc in spec.get("supportedConfigs") or []:
+            dc = sc.get("defaultConfig") or {}
+            if sc.get("resource") == "addontemplates":
+                default_tpl = dc.get("name")
+            if sc.get("resource") == "addondeploymentconfigs" and dc:
+                default_adcs.append((dc.get("namespace"), dc.get("name")))
+        placements = ((spec.get("installStrategy") or {}).get("placements")) or [{}]
+        for p in placements:
+            cfg = p.get("configs") or []
+            tpl = next((c.get("name") for c in cfg if c.get("resource") == "addontemplates"), default_tpl)
+            pool_adcs = [(c.get("namespace"), c.get("name")) for c in cfg if c.get("resource") == "addondeploymentconfigs"]
+            if tpl not in templates:
+                yield subject(cma), f"placement {p.get('name')} references AddOnTemplate {tpl} that is not declared"
+                continue
+            used = set(_TOKEN.findall(json.dumps(templates[tpl].get("spec"))))
+            for ref in pool_adcs or default_adcs:
+                if ref not in adcs:
+                    yield subject(cma), f"AddOnDeploymentConfig {ref[0]}/{ref[1]} is referenced but not declared"
+                    continue
+                for var in sorted(used - BUILTIN_OCM_VARIABLES - adcs[ref]):
+                    yield (f"AddOnTemplate {tpl}",
+                           f"uses {{{{{var}}}}} which AddOnDeploymentConfig {ref[0]}/{ref[1]} does not define "
+                           "(OCM renders it as an empty string)")
+
+
+RULES: tuple[Rule, ...] = (
+    Rule("no-insecure-transport", "Flower traffic to the SuperLink uses TLS unless the environment allows insecure.",
+         "critical", "mandatory", resource=_no_insecure_transport),
+    Rule("supernode-auth-in-production", "The SuperLink admits only registered SuperNodes in production.",
+         "high", "mandatory", resource=_supernode_auth),
+    Rule("images-pinned", "Images carry a tag other than latest (and a digest where required).",
+         "high", "mandatory", resource=_images_pinned),
+    Rule("flower-versions-match", "SuperLink and SuperNode images run the same Flower major.minor.",
+         "high", "mandatory", stack=_versions_match),
+    Rule("restricted-pod-security", "Every pod meets the restricted Pod Security Standard.",
+         "high", "mandatory", resource=_restricted_pod_security),
+    Rule("resources-set", "Every container sets CPU and memory requests and limits.",
+         "medium", "mandatory", resource=_resources_set),
+    Rule("probes-present", "SuperLink and SuperNode containers have liveness and readiness probes.",
+         "medium", "mandatory", resource=_probes_present),
+    Rule("superlink-network-policy", "The SuperLink pods are behind an ingress NetworkPolicy.",
+         "high", "mandatory", stack=_network_policy),
+    Rule("loadbalancer-source-ranges", "LoadBalancer Services restrict loadBalancerSourceRanges.",
+         "high", "mandatory", resource=_lb_source_ranges),
+    Rule("placements-bounded-in-production", "Production Placements bound numberOfClusters.",
+         "medium", "mandatory", resource=_placements_bounded),
+    Rule("addon-template-variables-defined", "Every {{VARIABLE}} of an AddOnTemplate is defined by each ADC that applies.",
+         "high", "mandatory", stack=_template_variables),
+    Rule("no-private-keys-outside-secrets", "No private key material in ConfigMaps, env values or OCM carriers.",
+         "critical", "mandatory", resource=_no_private_keys),
+    Rule("superlink-state-persisted", "The production SuperLink keeps its state in a database on a PVC.",
+         "high", "mandatory", resource=_state_persisted),
+)
+
+
+def rule(name: str) -> Rule:
+    """The rule called `name`."""
+    for r in RULES:
+        if r.name == name:
+            return r
+    raise KeyError(name)
+
+
+def check_resource(r: Rule, obj: Obj, settings: PolicySettings) -> list[str]:
+    """Messages of one resource rule for one object (empty when it passes)."""
+    return [] if r.resource is None or r.level(settings) == "disabled" else list(r.resource(obj, settings))
+
+
+def check_stack(r: Rule, objs: Sequence[Obj], settings: PolicySettings) -> list[tuple[str, str]]:
+    """(subject, message) pairs of one stack rule (empty when it passes)."""
+    return [] if r.stack is None or r.level(settings) == "disabled" else list(r.stack(objs, settings))
+
+
+def evaluate(objs: Sequence[Obj], settings: PolicySettings, rules: Sequence[Rule] = RULES) -> list[Violation]:
+    """Every violation of `rules` by `objs`, in rule order then object order."""
+    out: list[Violation] = []
+    for r in rules:
+        level = r.level(settings)
+        if level == "disabled":
+            continue
+        if r.resource is not None:
+            for obj in objs:
+                out += [Violation(r.name, level, subject(obj), m) for m in check_resource(r, obj, settings)]
+        else:
+            out += [Violation(r.name, level, subj, m) for subj, m in check_stack(r, objs, settings)]
+    return out
+
+
+POLICY_CONFIG_KEY = "flower:policy"
+
+
+def parse_settings(data: object, root: str = "policy") -> PolicySettings:
+    """Validate policy settings (`flower:policy`), naming the field of every problem."""
+    if data is None:
+        return PolicySettings()
+    if not isinstance(data, dict):
+        raise SpecError([Problem(root, "must be a mapping")])
+    try:
+        settings = PolicySettings.model_validate(data)
+    except ValidationError as exc:
+        raise SpecError(pydantic_problems(exc, root)) from None
+    names = {r.name for r in RULES}
+    unknown = [Problem(field_path(["enforcement", k], root), f"unknown rule (rules: {', '.join(sorted(names))})")
+               for k in settings.enforcement if k not in names]
+    if unknown:
+        raise SpecError(unknown)
+    return settings
