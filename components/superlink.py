@@ -1,0 +1,190 @@
+"""`SuperLink`: the hub of a Flower federation as a Pulumi component.
+
+The Kubernetes objects come from the pure builder :func:`federation.manifests.hub.hub_objects`;
+this module only adds what needs Pulumi: generated key material kept stable in state
+(:mod:`components.keys`), secret wrapping, resource options and outputs.
+"""
+
+from typing import Any, TypedDict
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.keys import SharedSecret, SuperLinkCertificate
+from federation import flower
+from federation.loading import parse_spec
+from federation.manifests import hub
+from federation.manifests.hub import HubSecrets
+
+TYPE_TOKEN = "flower-federation:index:SuperLink"  # noqa: S105 - a type token
+
+#: Typed pulumi-kubernetes classes for every kind the hub builder emits.
+_KINDS: dict[tuple[str, str], Any] = {
+    ("v1", "Namespace"): k8s.core.v1.Namespace,
+    ("v1", "ServiceAccount"): k8s.core.v1.ServiceAccount,
+    ("v1", "Secret"): k8s.core.v1.Secret,
+    ("v1", "PersistentVolumeClaim"): k8s.core.v1.PersistentVolumeClaim,
+    ("v1", "Service"): k8s.core.v1.Service,
+    ("apps/v1", "Deployment"): k8s.apps.v1.Deployment,
+    ("networking.k8s.io/v1", "NetworkPolicy"): k8s.networking.v1.NetworkPolicy,
+    ("policy/v1", "PodDisruptionBudget"): k8s.policy.v1.PodDisruptionBudget,
+}
+#: Top-level fields besides apiVersion/kind/metadata, as typed-constructor keyword arguments.
+_FIELDS = {"spec": "spec", "type": "type", "stringData": "string_data", "data": "data",
+           "automountServiceAccountToken": "automount_service_account_token"}
+#: Immutable fields: a change must replace the object (the provider cannot know this for every kind).
+REPLACE_ON_CHANGES: dict[str, list[str]] = {
+    "Deployment": ["spec.selector"],
+    "PersistentVolumeClaim": ["spec.storageClassName", "spec.accessModes"],
+    "Secret": ["type"],
+}
+#: Kinds a SuperLink/SuperExec pod needs before it can start.
+_POD_PREREQUISITES = ("ServiceAccount", "Secret", "PersistentVolumeClaim")
+
+
+class SuperLinkArgs(TypedDict):
+    """Arguments of :class:`SuperLink`."""
+
+    federation: dict[str, Any]
+    """The federation declaration (the value of `flower:federation`, camelCase keys), validated with `parse_spec`.
+
+    Plain (not an Output): the object set depends on it. Optional members may be left out of the dict."""
+    existing_ca_certificate: pulumi.Input[str] | None
+    """tls.mode existingSecret only: the CA PEM of the user's Secret, echoed as `ca_certificate` for clients."""
+
+
+def child_name(component: str, obj: dict[str, Any]) -> str:
+    """Pulumi name of a Kubernetes child: component name, kind and object name (unique per component)."""
+    return f"{component}-{obj['kind'].lower()}-{obj['metadata']['name']}"
+
+
+class SuperLink(pulumi.ComponentResource):
+    """The Flower SuperLink on the hub cluster (and its ServerApp SuperExec in process isolation).
+
+    Children (all ``parent=self``, names prefixed with the component name): the key material
+    (``<name>-tls`` :class:`~components.keys.SuperLinkCertificate` in ``generate`` mode,
+    ``<name>-superexec-secret`` :class:`~components.keys.SharedSecret` in process isolation) and one
+    typed Kubernetes resource per object of :func:`~federation.manifests.hub.hub_objects`, named
+    ``<name>-<kind>-<object name>``. Pass the hub's ``k8s.Provider`` with
+    ``opts=ResourceOptions(providers=[hub_provider])``: children inherit it.
+
+    Ordering: every object depends on the Namespace (when created); Deployments also on the
+    ServiceAccounts, Secrets and PVC. Every Kubernetes child has an explicit ``metadata.name`` and
+    ``delete_before_replace=True``; immutable fields are in ``replace_on_changes``
+    (:data:`REPLACE_ON_CHANGES`). Replacing the PVC (a storage class change) loses the state.
+
+    Renames (aliases): renaming the component instance keeps every child when the old name is
+    aliased, ``SuperLink("hub2", args, opts=ResourceOptions(aliases=[pulumi.Alias(name="hub")]))``:
+    children inherit the alias, and because their names start with the component name the SDK
+    derives their old names too. Changing ``federation.name`` renames the Kubernetes objects
+    themselves, which creates new objects and deletes the old ones (a deliberate replacement).
+    Renaming a child's Pulumi name by hand (e.g. editing :func:`child_name`) needs
+    ``aliases=[pulumi.Alias(name=<old child name>)]`` on that child, or the explicitly named
+    object can end up deleted (pulumi/pulumi-kubernetes#2948).
+    """
+
+    in_cluster_address: pulumi.Output[str]
+    """`host:port` of the SuperLink inside the hub cluster (Service DNS name)."""
+    external_address: pulumi.Output[str | None]
+    """`host:port` SuperNodes on other clusters dial; None without externalNames/externalIps."""
+    ca_certificate: pulumi.Output[str | None]
+    """PEM of the CA clients must trust (public); None in insecure mode or unknown existingSecret."""
+    tls_secret_name: pulumi.Output[str | None]
+    """Name of the `kubernetes.io/tls` Secret the SuperLink mounts; None in insecure mode."""
+    superexec_secret_name: pulumi.Output[str | None]
+    """Name of the Secret with the SuperExec shared secret (process isolation); else None."""
+    namespace: pulumi.Output[str]
+    """The hub namespace."""
+
+    def __init__(self, name: str, args: SuperLinkArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__(TYPE_TOKEN, name, None, opts)
+        spec = parse_spec(args["federation"])
+        self.spec = spec
+        self.certificate: SuperLinkCertificate | None = None
+        self.shared_secret: SharedSecret | None = None
+        self.resources: dict[str, pulumi.CustomResource] = {}
+
+        material: dict[str, Any] = {}
+        ca_certificate: pulumi.Input[str] | None = None
+        if spec.hub.tls.mode == "generate":
+            dns_names, ip_addresses = hub.superlink_sans(spec)
+            cert = SuperLinkCertificate(
+                f"{name}-tls",
+                dns_names=dns_names,
+                ip_addresses=ip_addresses,
+                validity_days=spec.hub.tls.validity_days,
+                renew_before_days=spec.hub.tls.renew_before_days,
+                common_name=hub.superlink_service_name(spec),
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+            self.certificate = cert
+            ca_certificate = cert.ca_cert_pem
+            material.update(
+                tls_cert=cert.cert_pem,
+                tls_key=pulumi.Output.secret(cert.key_pem),
+                ca_cert=cert.ca_cert_pem,
+                tls_checksum=pulumi.Output.all(cert.cert_pem, cert.ca_cert_pem).apply(
+                    lambda pems: hub.tls_checksum(*pems) if all(pems) else None
+                ),
+            )
+        elif spec.hub.tls.mode == "existingSecret":
+            ca_certificate = args.get("existing_ca_certificate")
+        if flower.uses_superexec_secret(spec):
+            self.shared_secret = SharedSecret(f"{name}-superexec-secret", opts=pulumi.ResourceOptions(parent=self))
+            material["superexec_secret"] = pulumi.Output.secret(self.shared_secret.secret)
+
+        namespace_res: pulumi.CustomResource | None = None
+        prerequisites: list[pulumi.Resource] = []
+        for obj in hub.hub_objects(spec, tls_material=HubSecrets(**material)):
+            kind = obj["kind"]
+            depends_on: list[pulumi.Resource] = []
+            if namespace_res is not None:
+                depends_on.append(namespace_res)
+            if kind == "Deployment":
+                depends_on += prerequisites
+            res = self._register(name, obj, depends_on)
+            self.resources[f"{kind}/{obj['metadata']['name']}"] = res
+            if kind == "Namespace":
+                namespace_res = res
+            elif kind in _POD_PREREQUISITES:
+                prerequisites.append(res)
+
+        in_cluster, external = hub.superlink_addresses(spec)
+        self.in_cluster_address = pulumi.Output.from_input(in_cluster)
+        self.external_address = pulumi.Output.from_input(external)
+        self.ca_certificate = pulumi.Output.from_input(ca_certificate)
+        self.tls_secret_name = self._name_of("Secret", hub.tls_secret_name(spec))
+        self.superexec_secret_name = self._name_of("Secret", hub.superexec_secret_name(spec))
+        self.namespace = self._name_of("Namespace", spec.hub.namespace)
+        self.register_outputs({
+            "in_cluster_address": self.in_cluster_address,
+            "external_address": self.external_address,
+            "ca_certificate": self.ca_certificate,
+            "tls_secret_name": self.tls_secret_name,
+            "superexec_secret_name": self.superexec_secret_name,
+            "namespace": self.namespace,
+        })
+
+    def _register(self, component: str, obj: dict[str, Any], depends_on: list[pulumi.Resource]) -> pulumi.CustomResource:
+        cls = _KINDS[(obj["apiVersion"], obj["kind"])]
+        kwargs = {_FIELDS[k]: v for k, v in obj.items() if k in _FIELDS}
+        unknown = set(obj) - set(_FIELDS) - {"apiVersion", "kind", "metadata"}
+        if unknown:
+            raise ValueError(f"{obj['kind']}: no mapping for top-level fields {sorted(unknown)}")
+        opts = pulumi.ResourceOptions(
+            parent=self,
+            depends_on=depends_on or None,
+            delete_before_replace=True,
+            replace_on_changes=REPLACE_ON_CHANGES.get(obj["kind"]),
+        )
+        res: pulumi.CustomResource = cls(child_name(component, obj), metadata=obj["metadata"], **kwargs, opts=opts)
+        return res
+
+    def _name_of(self, kind: str, name: str | None) -> pulumi.Output[Any]:
+        """The object's name, carrying a dependency on the object when this component creates it."""
+        if name is None:
+            return pulumi.Output.from_input(None)
+        res = self.resources.get(f"{kind}/{name}")
+        if res is None:
+            return pulumi.Output.from_input(name)
+        return res.metadata.apply(lambda m: m.name if m is not None and m.name else name)  # type: ignore[attr-defined]
