@@ -355,10 +355,9 @@ def supernode_process(spec: FederationSpec, pool: PoolSpec) -> flower.Process:
         extra_node_config=extra,
     )
     argv = list(process.argv)
-    i = argv.index("--node-config") + 1
     for key, var in ints.items():
         if key in extra:
-            argv[i] = argv[i].replace(f'{key}="{{{{{var}}}}}"', f"{key}={{{{{var}}}}}")
+            argv = [a.replace(f'{key}="{{{{{var}}}}}"', f"{key}={{{{{var}}}}}") for a in argv]
     return flower.Process(argv=tuple(argv), env=process.env, port=process.port, health_path=process.health_path,
                           tls=process.tls, writable_paths=process.writable_paths)
 

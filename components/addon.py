@@ -1,0 +1,109 @@
+"""`FlowerAddon`: the SuperNode template addon (CMA, per-pool AddOnTemplates and ADCs, Manual-mode MCAs).
+
+Objects come from :mod:`federation.manifests.ocm` (see its docstring for the variable,
+``agentInstallNamespace`` and await-annotation decisions); this module only registers them.
+
+Pass the pools (:class:`components.pools.SuperNodePool`) in ``depends_on``: the CMA's install
+placements must exist first, and on destroy the addon goes before its Placements. Inside, the CMA depends
+on every template and ADC it references and each MCA on the CMA, template and ADC, so destroy removes
+MCAs → CMA (the addon manager then removes the agents from the spokes) → templates and ADCs.
+
+The SuperNode's node-auth key is NOT distributed here: create the Secret ``flower-supernode-auth``
+(key ``private-key``, OpenSSH EC key) in the agent namespace of each spoke out of band.
+"""
+
+from typing import Any, TypedDict
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.pools import custom_resource, depends_on_list
+from federation.loading import parse_spec
+from federation.manifests import ocm
+from federation.spec import FederationSpec, PoolSpec
+
+
+class FlowerAddonArgs(TypedDict):
+    """Arguments of :class:`FlowerAddon`."""
+
+    federation: dict[str, Any]
+    """The federation declaration (the value of `flower:federation`)."""
+    ca_certificate: pulumi.Input[str] | None
+    """PEM of the CA that signed the SuperLink certificate (public; required unless TLS is off)."""
+    superlink_address: pulumi.Input[str] | None
+    """HOST:PORT the SuperNodes dial; default: derived from `hub.exposure`."""
+
+
+def _checked_template(spec: FederationSpec, pool: PoolSpec, ca: str | None) -> Any:
+    template = ocm.addon_template(spec, pool, ca)
+    size = ocm.compact_size(template)
+    limit = spec.distribution.ocm.max_manifest_bytes
+    if size > limit:
+        raise ValueError(f"AddOnTemplate {template['metadata']['name']!r} is {size} bytes, over maxManifestBytes ({limit})")
+    return template["spec"]
+
+
+class FlowerAddon(pulumi.ComponentResource):
+    """The Flower SuperNode addon on the hub."""
+
+    addon_name: pulumi.Output[str]
+    """Name of the ClusterManagementAddOn."""
+    template_names: pulumi.Output[list[str]]
+    """Names of the per-pool AddOnTemplates, in pool order."""
+
+    def __init__(self, name: str, args: FlowerAddonArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("flower-federation:index:FlowerAddon", name, None, opts)
+        spec = parse_spec(args["federation"])
+        inherited = depends_on_list(opts)
+        address: pulumi.Input[str] = args.get("superlink_address") or ocm.superlink_address(spec)
+        ca = pulumi.Output.from_input(args.get("ca_certificate"))
+        addr = pulumi.Output.from_input(address)
+
+        def opts_(*deps: Any, replace: list[str] | None = None) -> pulumi.ResourceOptions:
+            return pulumi.ResourceOptions(parent=self, depends_on=[*inherited, *deps], delete_before_replace=True,
+                                          replace_on_changes=replace)
+
+        self.templates: list[k8s.apiextensions.CustomResource] = []
+        self.configs: list[k8s.apiextensions.CustomResource] = []
+        self.cluster_addons: list[k8s.apiextensions.CustomResource] = []
+        per_pool: dict[str, tuple[k8s.apiextensions.CustomResource, k8s.apiextensions.CustomResource]] = {}
+        cluster_configs: dict[str, k8s.apiextensions.CustomResource] = {}
+        for pool in spec.pools:
+            shape = ocm.addon_template(spec, pool, ocm.PLACEHOLDER_CA)
+            template = custom_resource(
+                f"{name}-template-{pool.name}", shape, opts_(replace=["spec.addonName"]),
+                spec=ca.apply(lambda c, p=pool: _checked_template(spec, p, c)),
+            )
+            config = custom_resource(
+                f"{name}-config-{pool.name}", ocm.deployment_config(spec, pool, "placeholder"), opts_(),
+                spec=addr.apply(lambda a, p=pool: ocm.deployment_config(spec, p, a)["spec"]),
+            )
+            self.templates.append(template)
+            self.configs.append(config)
+            per_pool[pool.name] = (template, config)
+            if spec.distribution.ocm.install_strategy == "Manual":
+                for cluster in sorted(pool.selection.clusters):
+                    cfg = custom_resource(
+                        f"{name}-cluster-config-{cluster}", ocm.deployment_config(spec, pool, "placeholder", cluster=cluster),
+                        opts_(),
+                        spec=addr.apply(lambda a, p=pool, c=cluster: ocm.deployment_config(spec, p, a, cluster=c)["spec"]),
+                    )
+                    self.configs.append(cfg)
+                    cluster_configs[cluster] = cfg
+
+        self.cluster_management_addon = custom_resource(
+            f"{name}-cma", ocm.cluster_management_addon(spec), opts_(*self.templates, *self.configs),
+        )
+        for pool in spec.pools:
+            template, _ = per_pool[pool.name]
+            for mca in ocm.managed_cluster_addons(spec, pool):
+                cluster = mca["metadata"]["namespace"]
+                self.cluster_addons.append(custom_resource(
+                    f"{name}-mca-{cluster}", mca,
+                    opts_(self.cluster_management_addon, template, cluster_configs[cluster]),
+                ))
+
+        self.addon_name = self.cluster_management_addon.metadata.apply(lambda m: str(m["name"]))
+        self.template_names = pulumi.Output.all(*[t.metadata for t in self.templates]).apply(
+            lambda metas: [str(m["name"]) for m in metas])
+        self.register_outputs({"addon_name": self.addon_name, "template_names": self.template_names})

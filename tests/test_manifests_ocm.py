@@ -1,0 +1,525 @@
+"""The OCM builders: schema validity, the runtime contract inside templates, GPU placement, invariants."""
+
+from __future__ import annotations
+
+import copy
+import json
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from federation import flower
+from federation.errors import SpecError
+from federation.loading import parse_spec, read_stack_config, stack_file
+from federation.manifests import ocm
+from federation.spec import FederationSpec
+from tests import pss
+from tests.schemas import validate_kubernetes, validate_ocm
+
+REPO = Path(__file__).resolve().parents[1]
+CA = ocm.PLACEHOLDER_CA
+ADDRESS = "superlink.flower.example.com:443"
+
+
+def stack_data(stack: str) -> dict[str, Any]:
+    data = read_stack_config(stack_file(stack, REPO / "stacks"))
+    assert isinstance(data, dict)
+    return copy.deepcopy(data)
+
+
+def manual_data() -> dict[str, Any]:
+    """prod, with the addon installed by ManagedClusterAddOns on listed clusters."""
+    data = stack_data("prod")
+    data["distribution"] = {"ocm": {"installStrategy": "Manual"}}
+    data["pools"][0]["selection"]["clusters"] = ["edge-b", "edge-a"]
+    data["pools"][1]["selection"]["clusters"] = ["gpu-1"]
+    return data
+
+
+def subprocess_gpu_data() -> dict[str, Any]:
+    """A GPU pool whose SuperNode runs the ClientApp itself (subprocess isolation), TLS off, no node auth."""
+    data = stack_data("prod")
+    data["pools"][1]["isolation"] = "subprocess"
+    data["clientApps"] = [data["clientApps"][0]]
+    data["hub"]["supernodeAuth"] = {"enabled": False}
+    data["hub"]["tls"] = {"mode": "insecure", "allowInsecure": True}
+    return data
+
+
+VARIANTS = {
+    "dev": lambda: stack_data("dev"),
+    "prod": lambda: stack_data("prod"),
+    "manual": manual_data,
+    "subprocess-gpu": subprocess_gpu_data,
+}
+
+
+def spec_of(variant: str) -> FederationSpec:
+    return parse_spec(VARIANTS[variant]())
+
+
+def objects(spec: FederationSpec) -> list[dict[str, Any]]:
+    return ocm.all_objects(spec, ca_certificate=CA, superlink_address=ADDRESS)
+
+
+def of_kind(objs: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
+    return [o for o in objs if o["kind"] == kind]
+
+
+def by_name(objs: list[dict[str, Any]], kind: str) -> dict[str, dict[str, Any]]:
+    return {o["metadata"]["name"]: o for o in of_kind(objs, kind)}
+
+
+def template_of(objs: list[dict[str, Any]], spec: FederationSpec, pool_name: str) -> dict[str, Any]:
+    return by_name(objs, "AddOnTemplate")[ocm.template_name(spec, spec.pool(pool_name))]
+
+
+def manifests(template: dict[str, Any]) -> list[dict[str, Any]]:
+    return template["spec"]["agentSpec"]["workload"]["manifests"]
+
+
+def find(items: list[dict[str, Any]], kind: str) -> dict[str, Any]:
+    (found,) = [m for m in items if m["kind"] == kind]
+    return found
+
+
+def effective_adc(spec: FederationSpec, objs: list[dict[str, Any]], pool_name: str, cluster: str) -> dict[str, Any]:
+    """The ADC OCM applies to `cluster` of the pool: per-cluster (Manual) or the pool's placement config."""
+    adcs = by_name(objs, "AddOnDeploymentConfig")
+    if spec.distribution.ocm.install_strategy == "Manual":
+        mca = next(m for m in of_kind(objs, "ManagedClusterAddOn") if m["metadata"]["namespace"] == cluster)
+        ref = next(c for c in mca["spec"]["configs"] if c["resource"] == "addondeploymentconfigs")
+    else:
+        cma = of_kind(objs, "ClusterManagementAddOn")[0]
+        entry = next(p for p in cma["spec"]["installStrategy"]["placements"]
+                     if p["name"] == ocm.placement_name(spec, spec.pool(pool_name)))
+        ref = next(c for c in entry["configs"] if c["resource"] == "addondeploymentconfigs")
+    return adcs[ref["name"]]
+
+
+def render_on_cluster(spec: FederationSpec, objs: list[dict[str, Any]], pool_name: str, cluster: str) -> list[dict[str, Any]]:
+    """What the addon agent would apply on `cluster`: variables substituted, Deployments decorated by the ADC."""
+    adc = effective_adc(spec, objs, pool_name, cluster)
+    variables = {**ocm.adc_variables(adc), "CLUSTER_NAME": cluster}
+    out = []
+    for m in manifests(template_of(objs, spec, pool_name)):
+        m = ocm.substitute(m, variables)
+        if m["kind"] == "Deployment":
+            decorate(m, adc)
+        out.append(m)
+    return out
+
+
+def decorate(deployment: dict[str, Any], adc: dict[str, Any]) -> None:
+    """OCM's ADC decoration: nodePlacement replaces nodeSelector (+ tolerations only with it); resources replace."""
+    pod = deployment["spec"]["template"]["spec"]
+    placement = adc["spec"].get("nodePlacement") or {}
+    if placement.get("nodeSelector"):
+        pod["nodeSelector"] = placement["nodeSelector"]
+        if placement.get("tolerations"):
+            pod["tolerations"] = placement["tolerations"]
+    for req in adc["spec"].get("resourceRequirements", []):
+        kind, name, container = req["containerID"].split(":")
+        if kind in ("deployments", "*") and name in (deployment["metadata"]["name"], "*"):
+            for c in pod["containers"]:
+                if container in (c["name"], "*"):
+                    c["resources"] = req["resources"]
+
+
+def clusters_for(spec: FederationSpec, pool_name: str) -> list[str]:
+    return sorted(spec.pool(pool_name).selection.clusters) or ["cluster-a", "spoke-2.example"]
+
+
+# --- schemas -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
+def test_every_ocm_object_matches_its_crd(variant: str) -> None:
+    objs = objects(spec_of(variant))
+    assert objs
+    for obj in objs:
+        validate_ocm(obj)
+
+
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
+def test_embedded_objects_match_kubernetes(variant: str) -> None:
+    spec = spec_of(variant)
+    objs = objects(spec)
+    for template in of_kind(objs, "AddOnTemplate"):
+        for m in manifests(template):
+            validate_kubernetes(m)  # with {{TOKENS}} still in place
+    for pool in spec.pools:
+        for cluster in clusters_for(spec, pool.name):
+            for m in render_on_cluster(spec, objs, pool.name, cluster):
+                validate_kubernetes(m)
+    for mwrs in of_kind(objs, "ManifestWorkReplicaSet"):
+        for m in mwrs["spec"]["manifestWorkTemplate"]["workload"]["manifests"]:
+            validate_kubernetes(m)
+
+
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
+def test_pods_meet_restricted_pod_security(variant: str) -> None:
+    spec = spec_of(variant)
+    objs = objects(spec)
+    workloads = [m for t in of_kind(objs, "AddOnTemplate") for m in manifests(t)]
+    workloads += [m for w in of_kind(objs, "ManifestWorkReplicaSet")
+                  for m in w["spec"]["manifestWorkTemplate"]["workload"]["manifests"]]
+    deployments = [w for w in workloads if w["kind"] == "Deployment"]
+    assert deployments
+    for d in deployments:
+        assert pss.check_object(d) == []
+        pod = d["spec"]["template"]["spec"]
+        assert pod["shareProcessNamespace"] is True
+        assert pod["automountServiceAccountToken"] is False
+        (ctr,) = pod["containers"]
+        writable = {m["mountPath"] for m in ctr["volumeMounts"]}
+        assert set(flower.CONTAINER.writable_paths()) <= writable
+        assert "limits" in ctr["resources"] and "requests" in ctr["resources"]
+
+
+def test_output_is_deterministic() -> None:
+    a = json.dumps(objects(spec_of("prod")), sort_keys=False)
+    b = json.dumps(objects(spec_of("prod")), sort_keys=False)
+    assert a == b
+
+
+# --- the runtime contract inside the templates --------------------------------------------------------
+
+
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
+def test_supernode_argv_after_substitution_is_the_contract(variant: str) -> None:
+    spec = spec_of(variant)
+    objs = objects(spec)
+    for pool in spec.pools:
+        for cluster in clusters_for(spec, pool.name):
+            deployment = find(render_on_cluster(spec, objs, pool.name, cluster), "Deployment")
+            (ctr,) = deployment["spec"]["template"]["spec"]["containers"]
+            want = ocm.expected_supernode(spec, pool, superlink_address=ADDRESS, cluster_name=cluster)
+            assert [*ctr["command"], *ctr["args"]] == list(want.argv)
+            assert {e["name"]: e["value"] for e in ctr["env"]} == dict(want.env)
+            assert ctr["image"] == (pool.image or spec.flower.images.supernode)
+            probe = ctr["readinessProbe"]["httpGet"]
+            assert probe == {"path": "/health", "port": flower.SUPERNODE_RUNTIME_PORT, "scheme": "HTTP"}
+            assert f'cluster-name="{cluster}"' in " ".join(ctr["args"])
+
+
+def test_manual_mode_partitions_are_integers_by_sorted_cluster() -> None:
+    spec = spec_of("manual")
+    objs = objects(spec)
+    seen = {}
+    for pool in spec.pools:
+        for cluster in sorted(pool.selection.clusters):
+            deployment = find(render_on_cluster(spec, objs, pool.name, cluster), "Deployment")
+            args = deployment["spec"]["template"]["spec"]["containers"][0]["args"]
+            node_config = args[args.index("--node-config") + 1]
+            seen[cluster] = tomllib.loads("\n".join(node_config.split(" ")))  # no spaces inside these values
+    assert seen["edge-a"] == {"cluster-name": "edge-a", "partition-id": 0, "num-partitions": 3}
+    assert seen["edge-b"] == {"cluster-name": "edge-b", "partition-id": 1, "num-partitions": 3}
+    assert seen["gpu-1"] == {"cluster-name": "gpu-1", "partition-id": 2, "num-partitions": 3, "batch-size": 64}
+
+
+def test_every_template_token_is_defined_by_each_applicable_adc() -> None:
+    for variant in VARIANTS:
+        spec = spec_of(variant)
+        for pool in spec.pools:
+            template = ocm.addon_template(spec, pool, CA)
+            used = ocm.template_variables(template)
+            assert "CLUSTER_NAME" in used and ocm.VAR_SUPERLINK_ADDRESS in used
+            for adc in ocm.applicable_configs(spec, pool, ADDRESS):
+                assert used - ocm.BUILTIN_VARIABLES <= set(ocm.adc_variables(adc)), (variant, pool.name)
+                assert all(isinstance(v, str) and len(v) <= 1024 for v in ocm.adc_variables(adc).values())
+
+
+def test_user_variables_land_in_every_adc() -> None:
+    data = stack_data("dev")
+    data["distribution"] = {"ocm": {"variables": {"DATA_PATH": "/data/mnist"}}}
+    data["pools"][0]["nodeConfig"]["data-path"] = "{{DATA_PATH}}"
+    spec = parse_spec(data)
+    objs = objects(spec)
+    for adc in of_kind(objs, "AddOnDeploymentConfig"):
+        assert ocm.adc_variables(adc)["DATA_PATH"] == "/data/mnist"
+    deployment = find(render_on_cluster(spec, objs, "cpu", "c1"), "Deployment")
+    assert 'data-path="/data/mnist"' in " ".join(deployment["spec"]["template"]["spec"]["containers"][0]["args"])
+
+
+def test_superlink_address_from_exposure() -> None:
+    assert ocm.superlink_address(spec_of("dev")) == "superlink.dev.flower.example.com:30800"
+    assert ocm.superlink_address(spec_of("prod")) == "superlink.flower.example.com:443"
+    data = stack_data("dev")
+    data["hub"]["exposure"] = {"type": "ClusterIP", "externalIps": ["2001:db8::1"]}
+    assert ocm.superlink_address(parse_spec(data)) == "[2001:db8::1]:8000"
+
+
+# --- secrets -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
+def test_no_private_key_material_in_templates_or_works(variant: str) -> None:
+    spec = spec_of(variant)
+    text = json.dumps(objects(spec))
+    assert "PRIVATE KEY" not in text
+    for template in of_kind(objects(spec), "AddOnTemplate"):
+        kinds = {m["kind"] for m in manifests(template)}
+        assert "Secret" not in kinds
+
+
+def test_builder_refuses_a_private_key_as_ca() -> None:
+    spec = spec_of("prod")
+    with pytest.raises(ValueError, match="private key"):
+        ocm.addon_template(spec, spec.pools[0], "-----BEGIN EC PRIVATE KEY-----\nx\n-----END EC PRIVATE KEY-----\n")
+    with pytest.raises(ValueError, match="CA certificate"):
+        ocm.addon_template(spec, spec.pools[0], None)
+
+
+def test_ca_is_public_configmap_and_node_key_is_mounted_from_spoke_secret() -> None:
+    spec = spec_of("prod")
+    objs = objects(spec)
+    for pool in spec.pools:
+        items = manifests(template_of(objs, spec, pool.name))
+        assert find(items, "ConfigMap")["data"] == {"ca.crt": CA}
+        pod = find(items, "Deployment")["spec"]["template"]["spec"]
+        secrets = [v["secret"]["secretName"] for v in pod["volumes"] if "secret" in v]
+        assert secrets == [ocm.NODE_AUTH_SECRET]
+        mounts = {m["mountPath"] for m in pod["containers"][0]["volumeMounts"]}
+        assert {flower.CONTAINER.tls_dir, flower.CONTAINER.auth_dir} <= mounts
+    insecure = spec_of("subprocess-gpu")
+    items = manifests(ocm.addon_template(insecure, insecure.pools[0], None))
+    assert "ConfigMap" not in {m["kind"] for m in items}
+    assert not [v for v in find(items, "Deployment")["spec"]["template"]["spec"]["volumes"] if "secret" in v]
+
+
+# --- GPU ------------------------------------------------------------------------------------------
+
+
+def test_gpu_placement_selects_gpu_clusters() -> None:
+    spec = spec_of("prod")
+    placement = ocm.placement(spec, spec.pool("gpu"))
+    body = placement["spec"]
+    (pred,) = body["predicates"]
+    req = pred["requiredClusterSelector"]
+    assert req["labelSelector"] == {"matchLabels": {"accelerator": "nvidia"}}
+    assert req["claimSelector"] == {"matchExpressions": [{"key": "gpu-count.flower.example.com", "operator": "Exists"}]}
+    assert "gpuClusterAvailable" in req["celSelector"]["celExpressions"][0]
+    assert body["prioritizerPolicy"] == {"mode": "Additive", "configurations": [
+        {"scoreCoordinate": {"type": "AddOn", "addOn": {"resourceName": "resource-usage-score",
+                                                        "scoreName": "gpuClusterAvailable"}}, "weight": 5}]}
+    assert body["tolerations"] == [{"key": "gpu", "operator": "Equal", "value": "true", "effect": "NoSelect"}]
+    assert body["numberOfClusters"] == 4
+    cpu = ocm.placement(spec, spec.pool("cpu"))["spec"]
+    assert cpu["prioritizerPolicy"]["configurations"][0]["scoreCoordinate"] == {
+        "type": "BuiltIn", "builtIn": "ResourceAllocatableCPU"}
+    assert cpu["decisionStrategy"]["groupStrategy"]["clustersPerDecisionGroup"] == "25%"
+    assert cpu["predicates"][0]["requiredClusterSelector"]["labelSelector"]["matchExpressions"][0]["operator"] == "NotIn"
+
+
+def _gpu_pod_ok(pod: dict[str, Any], gpu: Any) -> None:
+    (ctr,) = pod["containers"]
+    assert ctr["resources"]["limits"][gpu.resource_name] == str(gpu.count)
+    assert pod["nodeSelector"] == dict(gpu.node_selector)
+    assert pod["tolerations"] == [t.model_dump(by_alias=True, exclude_none=True) for t in gpu.tolerations]
+
+
+def _no_gpu(pod: dict[str, Any]) -> None:
+    for c in pod["containers"]:
+        for section in c["resources"].values():
+            assert not any("gpu" in k for k in section)
+    assert "nodeSelector" not in pod
+
+
+def test_subprocess_gpu_pool_supernode_requests_gpu_after_adc_decoration() -> None:
+    spec = spec_of("subprocess-gpu")
+    objs = objects(spec)
+    gpu = spec.pool("gpu").gpu
+    assert gpu is not None
+    adc = by_name(objs, "AddOnDeploymentConfig")[ocm.config_name(spec, spec.pool("gpu"))]
+    assert adc["spec"]["nodePlacement"]["nodeSelector"] == dict(gpu.node_selector)
+    rendered = render_on_cluster(spec, objs, "gpu", "gpu-cluster")
+    _gpu_pod_ok(find(rendered, "Deployment")["spec"]["template"]["spec"], gpu)
+    assert "Service" not in {m["kind"] for m in rendered}  # nothing dials a subprocess SuperNode
+    policy = find(rendered, "NetworkPolicy")
+    assert policy["spec"]["ingress"] == []
+    # the CPU pool of the same federation requests none
+    _no_gpu(find(render_on_cluster(spec, objs, "cpu", "cpu-cluster"), "Deployment")["spec"]["template"]["spec"])
+
+
+def test_process_gpu_pool_gives_the_gpu_to_the_clientapp_pod() -> None:
+    spec = spec_of("prod")
+    objs = objects(spec)
+    gpu = spec.pool("gpu").gpu
+    assert gpu is not None
+    rendered = render_on_cluster(spec, objs, "gpu", "gpu-cluster")
+    _no_gpu(find(rendered, "Deployment")["spec"]["template"]["spec"])
+    adc = by_name(objs, "AddOnDeploymentConfig")[ocm.config_name(spec, spec.pool("gpu"))]
+    assert "nodePlacement" not in adc["spec"]
+    mwrs = by_name(objs, "ManifestWorkReplicaSet")[f"{spec.name}-trainer-gpu"]
+    (deployment,) = mwrs["spec"]["manifestWorkTemplate"]["workload"]["manifests"]
+    _gpu_pod_ok(deployment["spec"]["template"]["spec"], gpu)
+    cpu_mwrs = by_name(objs, "ManifestWorkReplicaSet")[f"{spec.name}-trainer-cpu"]
+    _no_gpu(cpu_mwrs["spec"]["manifestWorkTemplate"]["workload"]["manifests"][0]["spec"]["template"]["spec"])
+
+
+def test_process_isolation_service_and_network_policy() -> None:
+    spec = spec_of("prod")
+    objs = objects(spec)
+    rendered = render_on_cluster(spec, objs, "cpu", "c1")
+    service = find(rendered, "Service")
+    assert service["metadata"]["name"] == ocm.SUPERNODE
+    assert service["spec"]["ports"][0]["port"] == flower.SUPERNODE_RUNTIME_PORT
+    deployment = find(rendered, "Deployment")
+    pod_labels = deployment["spec"]["template"]["metadata"]["labels"]
+    assert all(pod_labels[k] == v for k, v in service["spec"]["selector"].items())
+    policy = find(rendered, "NetworkPolicy")
+    (rule,) = policy["spec"]["ingress"]
+    mwrs = by_name(objs, "ManifestWorkReplicaSet")[f"{spec.name}-trainer-cpu"]
+    (clientapp,) = mwrs["spec"]["manifestWorkTemplate"]["workload"]["manifests"]
+    app_labels = clientapp["spec"]["template"]["metadata"]["labels"]
+    assert all(app_labels[k] == v for k, v in rule["from"][0]["podSelector"]["matchLabels"].items())
+    assert not all(pod_labels.get(k) == v for k, v in rule["from"][0]["podSelector"]["matchLabels"].items())
+    assert clientapp["metadata"]["namespace"] == service["metadata"]["namespace"] == spec.distribution.ocm.agent_namespace
+    want = flower.clientapp_superexec(flower.CONTAINER, supernode_host=service["metadata"]["name"])
+    ctr = clientapp["spec"]["template"]["spec"]["containers"][0]
+    assert [*ctr["command"], *ctr["args"]] == list(want.argv)
+
+
+# --- OCM invariants (ocm-api.md §10) -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
+def test_ocm_invariants(variant: str) -> None:
+    spec = spec_of(variant)
+    objs = objects(spec)
+    ns = spec.ocm_namespace
+    bindings = of_kind(objs, "ManagedClusterSetBinding")
+    bound = {(b["metadata"]["namespace"], b["metadata"]["name"]) for b in bindings}
+    assert len(bound) == len(bindings)  # deduplicated
+    for b in bindings:
+        assert b["metadata"]["name"] == b["spec"]["clusterSet"]
+        assert b["metadata"]["namespace"] not in {c for p in spec.pools for c in p.selection.clusters}
+    placements = by_name(objs, "Placement")
+    for p in placements.values():
+        for s in p["spec"]["clusterSets"]:
+            assert (p["metadata"]["namespace"], s) in bound
+        assert len(p["metadata"]["name"]) <= 63
+    for mwrs in of_kind(objs, "ManifestWorkReplicaSet"):
+        assert mwrs["spec"]["cascadeDeletionPolicy"] == "Background"
+        assert mwrs["spec"]["placementRefs"]
+        for ref in mwrs["spec"]["placementRefs"]:
+            assert placements[ref["name"]]["metadata"]["namespace"] == mwrs["metadata"]["namespace"]
+            if ref["rolloutStrategy"]["type"] != "All":
+                rules = [r for c in mwrs["spec"]["manifestWorkTemplate"]["manifestConfigs"]
+                         for r in c["conditionRules"]]
+                assert any(r["condition"] == "Progressing" and r["type"] == "CEL" and r["celExpressions"] for r in rules)
+    (cma,) = of_kind(objs, "ClusterManagementAddOn")
+    assert cma["metadata"]["name"] == spec.distribution.ocm.addon_name
+    supported = {c["resource"]: c for c in cma["spec"]["supportedConfigs"]}
+    assert "namespace" not in supported["addontemplates"]["defaultConfig"]
+    templates = by_name(objs, "AddOnTemplate")
+    adcs = {(a["metadata"]["namespace"], a["metadata"]["name"]): a for a in of_kind(objs, "AddOnDeploymentConfig")}
+    refs = [supported["addontemplates"]["defaultConfig"] | {"resource": "addontemplates"}]
+    if "defaultConfig" in supported["addondeploymentconfigs"]:
+        refs.append(supported["addondeploymentconfigs"]["defaultConfig"] | {"resource": "addondeploymentconfigs"})
+    for entry in cma["spec"]["installStrategy"].get("placements", []):
+        assert entry["namespace"] == ns and entry["name"] in placements
+        assert entry["rolloutStrategy"]["type"] in ("All", "Progressive", "ProgressivePerGroup")
+        refs += entry["configs"]
+    for mca in of_kind(objs, "ManagedClusterAddOn"):
+        assert mca["metadata"]["name"] == cma["metadata"]["name"]
+        refs += mca["spec"]["configs"]
+    for ref in refs:
+        if ref["resource"] == "addontemplates":
+            assert templates[ref["name"]]["spec"]["addonName"] == cma["metadata"]["name"]
+        else:
+            assert (ref["namespace"], ref["name"]) in adcs
+    for adc in adcs.values():
+        assert adc["spec"]["agentInstallNamespace"] == ""
+        placement = adc["spec"].get("nodePlacement", {})
+        if placement.get("tolerations"):
+            assert placement.get("nodeSelector")
+    for obj in objs:
+        annotations = obj["metadata"]["annotations"]
+        if obj["kind"] in ("Placement", "ManifestWorkReplicaSet"):
+            assert annotations["pulumi.com/waitFor"] and int(annotations["pulumi.com/timeoutSeconds"]) > 0
+        else:
+            assert annotations == {"pulumi.com/skipAwait": "true"}
+
+
+def test_cma_placements_follow_pool_order_with_their_configs() -> None:
+    spec = spec_of("prod")
+    cma = ocm.cluster_management_addon(spec)
+    entries = cma["spec"]["installStrategy"]["placements"]
+    assert [e["name"] for e in entries] == [ocm.placement_name(spec, p) for p in spec.pools]
+    assert entries[1]["rolloutStrategy"] == {"type": "Progressive", "progressive": {
+        "maxConcurrency": 1, "minSuccessTime": "2m", "progressDeadline": "15m"}}
+    assert entries[0]["rolloutStrategy"]["progressivePerGroup"]["mandatoryDecisionGroups"] == [{"groupName": "canary"}]
+    assert entries[0]["rolloutStrategy"]["progressivePerGroup"]["maxFailures"] == "10%"
+    defaults = {c["resource"]: c["defaultConfig"] for c in cma["spec"]["supportedConfigs"]}
+    assert defaults["addontemplates"] == {"name": ocm.template_name(spec, spec.pools[0])}
+    assert defaults["addondeploymentconfigs"] == {"name": ocm.config_name(spec, spec.pools[0]),
+                                                  "namespace": spec.ocm_namespace}
+
+
+def test_manual_mode_uses_managed_cluster_addons() -> None:
+    spec = spec_of("manual")
+    objs = objects(spec)
+    (cma,) = of_kind(objs, "ClusterManagementAddOn")
+    assert cma["spec"]["installStrategy"] == {"type": "Manual"}
+    mcas = of_kind(objs, "ManagedClusterAddOn")
+    assert sorted(m["metadata"]["namespace"] for m in mcas) == ["edge-a", "edge-b", "gpu-1"]
+    gpu_mca = next(m for m in mcas if m["metadata"]["namespace"] == "gpu-1")
+    assert {c["name"] for c in gpu_mca["spec"]["configs"]} == {
+        ocm.template_name(spec, spec.pool("gpu")), ocm.cluster_config_name(spec, "gpu-1")}
+    # the Placements (for the ClientApp MWRS) select exactly the listed clusters
+    cel = ocm.placement(spec, spec.pool("cpu"))["spec"]["predicates"][0]["requiredClusterSelector"]["celSelector"]
+    assert 'managedCluster.metadata.name in ["edge-a", "edge-b"]' in cel["celExpressions"]
+
+
+def test_adc_registries_and_resources() -> None:
+    spec = spec_of("prod")
+    adc = ocm.deployment_config(spec, spec.pool("cpu"), ADDRESS)
+    assert adc["spec"]["registries"] == [{"source": "docker.io/flwr", "mirror": "registry.example.com/flwr"}]
+    (req,) = adc["spec"]["resourceRequirements"]
+    assert req["containerID"] == f"deployments:{ocm.SUPERNODE}:{ocm.SUPERNODE_CONTAINER}"
+    assert req["resources"] == {"requests": {"cpu": "250m", "memory": "512Mi"}, "limits": {"cpu": "1", "memory": "1Gi"}}
+
+
+# --- validation ----------------------------------------------------------------------------------
+
+
+def problems_of(data: dict[str, Any]) -> list[str]:
+    with pytest.raises(SpecError) as exc:
+        parse_spec(data)
+    return [str(p) for p in exc.value.problems]
+
+
+def test_validate_reports_an_undefined_template_variable() -> None:
+    data = stack_data("dev")
+    data["pools"][0]["nodeConfig"]["data-path"] = "{{DATA_PATH}}"
+    assert problems_of(data) == [
+        "federation.pools[0]: template uses {{DATA_PATH}} which no AddOnDeploymentConfig defines"]
+    data["distribution"] = {"ocm": {"variables": {"DATA_PATH": "/data"}}}
+    parse_spec(data)
+
+
+def test_validate_reports_oversized_payloads() -> None:
+    data = stack_data("prod")
+    data["distribution"] = {"ocm": {"maxManifestBytes": 1024}}
+    found = problems_of(data)
+    paths = sorted({p.split(":")[0] for p in found})
+    assert paths == ["federation.clientApps[0]", "federation.clientApps[1]", "federation.pools[0]", "federation.pools[1]"]
+    assert any("AddOnTemplate 'flower-supernode-cpu' is " in p and "maxManifestBytes (1024)" in p for p in found)
+    assert any("ManifestWorkReplicaSet 'flower-prod-trainer-gpu' is " in p for p in found)
+
+
+def test_default_limit_leaves_room() -> None:
+    spec = spec_of("prod")
+    for obj in objects(spec):
+        assert ocm.compact_size(obj) < spec.distribution.ocm.max_manifest_bytes / 10
+
+
+def test_shipped_stacks_yaml_is_untouched_by_builders() -> None:
+    before = yaml.safe_load(stack_file("prod", REPO / "stacks").read_text())
+    objects(spec_of("prod"))
+    assert yaml.safe_load(stack_file("prod", REPO / "stacks").read_text()) == before
