@@ -1,0 +1,192 @@
+"""The OCM components under Pulumi mocks: type tokens, options, schema validity, ordering, determinism."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pulumi
+import pytest
+
+from components.addon import FlowerAddon
+from components.clientapps import ClientAppDistribution
+from components.pools import SuperNodePool
+from federation.loading import parse_spec
+from federation.manifests import ocm
+from tests.conftest import unwrap
+from tests.schemas import validate_ocm
+from tests.test_manifests_ocm import ADDRESS, CA, VARIANTS
+
+T = "kubernetes:"
+PLACEMENT = T + "cluster.open-cluster-management.io/v1beta1:Placement"
+BINDING = T + "cluster.open-cluster-management.io/v1beta2:ManagedClusterSetBinding"
+CMA = T + "addon.open-cluster-management.io/v1alpha1:ClusterManagementAddOn"
+TEMPLATE = T + "addon.open-cluster-management.io/v1alpha1:AddOnTemplate"
+ADC = T + "addon.open-cluster-management.io/v1alpha1:AddOnDeploymentConfig"
+MCA = T + "addon.open-cluster-management.io/v1alpha1:ManagedClusterAddOn"
+MWRS = T + "work.open-cluster-management.io/v1alpha1:ManifestWorkReplicaSet"
+
+
+class Deployed:
+    def __init__(self, pools: list[SuperNodePool], addon: FlowerAddon, apps: list[ClientAppDistribution]) -> None:
+        self.pools, self.addon, self.apps = pools, addon, apps
+
+    def outputs(self) -> pulumi.Output[Any]:
+        children: list[Any] = [p.placement.id for p in self.pools]
+        children += [b.id for p in self.pools for b in p.bindings]
+        children += [r.id for r in [*self.addon.templates, *self.addon.configs, *self.addon.cluster_addons,
+                                    self.addon.cluster_management_addon]]
+        children += [a.manifest_work_replica_set.id for a in self.apps]
+        return pulumi.Output.all(
+            *children,
+            [p.placement_name for p in self.pools], [p.namespace for p in self.pools],
+            self.addon.addon_name, self.addon.template_names, [a.name for a in self.apps],
+        )
+
+
+def deploy(data: dict[str, Any], *, address: str | None = ADDRESS) -> Deployed:
+    """The whole OCM side, wired the way the docstrings ask callers to."""
+    spec = parse_spec(data)
+    pools: list[SuperNodePool] = []
+    for pool in spec.pools:
+        pools.append(SuperNodePool(f"pool-{pool.name}", {"federation": data, "pool": pool.name},
+                                   pulumi.ResourceOptions(depends_on=list(pools))))
+    addon = FlowerAddon("addon", {"federation": data, "ca_certificate": pulumi.Output.secret(CA),
+                                  "superlink_address": address},
+                        pulumi.ResourceOptions(depends_on=pools))
+    apps = [ClientAppDistribution(f"app-{a.name}", {"federation": data, "client_app": a.name},
+                                  pulumi.ResourceOptions(depends_on=[*pools, addon]))
+            for a in spec.client_apps]
+    return Deployed(pools, addon, apps)
+
+
+def obj_of(r: Any) -> dict[str, Any]:
+    inputs = unwrap(r.inputs)
+    return {k: inputs[k] for k in ("apiVersion", "kind", "metadata", "spec")}
+
+
+def urn_of(mocks: Any, name: str) -> str:
+    req = mocks.requests[name]
+    deps = [u for r in mocks.requests.values() for u in r.dependencies if u.endswith(f"::{name}")]
+    return deps[0] if deps else f"?{req.type}::{name}"
+
+
+def deps_of(mocks: Any, name: str) -> set[str]:
+    return {u.rsplit("::", 1)[-1] for u in mocks.requests[name].dependencies}
+
+
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
+def test_components_register_valid_objects_equal_to_the_builders(pulumi_mocks: Any, variant: str) -> None:
+    data = VARIANTS[variant]()
+    spec = parse_spec(data)
+
+    @pulumi.runtime.test
+    def program() -> Any:
+        return deploy(data).outputs().apply(check)
+
+    def check(values: list[Any]) -> None:
+        registered = [obj_of(r) for r in pulumi_mocks.resources if r.typ.startswith(T)]
+        for obj in registered:
+            validate_ocm(obj)
+        key = lambda o: (o["kind"], o["metadata"].get("namespace", ""), o["metadata"]["name"])  # noqa: E731
+        want = ocm.all_objects(spec, ca_certificate=CA, superlink_address=ADDRESS)
+        assert sorted(registered, key=key) == sorted(want, key=key)
+        placement_names, namespaces, addon_name, template_names, app_names = values[-5:]
+        assert placement_names == [ocm.placement_name(spec, p) for p in spec.pools]
+        assert set(namespaces) == {spec.ocm_namespace}
+        assert addon_name == spec.distribution.ocm.addon_name
+        assert template_names == [ocm.template_name(spec, p) for p in spec.pools]
+        assert app_names == [ocm.mwrs_name(spec, a) for a in spec.client_apps]
+
+    program()
+
+
+def test_type_tokens_and_options(pulumi_mocks: Any) -> None:
+    data = VARIANTS["manual"]()
+
+    @pulumi.runtime.test
+    def program() -> Any:
+        return deploy(data).outputs().apply(check)
+
+    def check(_: Any) -> None:
+        types = {r.typ for r in pulumi_mocks.resources}
+        assert {PLACEMENT, BINDING, CMA, TEMPLATE, ADC, MCA, MWRS} <= types
+        assert {"flower-federation:index:SuperNodePool", "flower-federation:index:FlowerAddon",
+                "flower-federation:index:ClientAppDistribution"} <= types
+        reqs = pulumi_mocks.requests
+        for r in pulumi_mocks.resources:
+            if not r.typ.startswith(T):
+                continue
+            req = reqs[r.name]
+            assert req.deleteBeforeReplace, r.name
+            assert req.parent, r.name  # every OCM object is a child of a component
+        for name, req in reqs.items():
+            if req.type == BINDING:
+                assert list(req.replaceOnChanges) == ["spec.clusterSet"]
+                assert name.startswith("pool-")
+            if req.type == TEMPLATE:
+                assert list(req.replaceOnChanges) == ["spec.addonName"]
+                assert name.startswith("addon-template-")
+        # the binding is owned by the first pool using the set; the later pool's Placement still waits for it
+        bindings = [n for n, r in reqs.items() if r.type == BINDING]
+        assert bindings == ["pool-cpu-binding-research"]
+        assert "pool-cpu-binding-research" in deps_of(pulumi_mocks, "pool-cpu-placement")
+        assert "pool-cpu-binding-research" in deps_of(pulumi_mocks, "pool-gpu-placement")
+        # addon after placements; CMA after templates/configs; MCA after CMA + its template + config
+        assert {"pool-cpu-placement", "pool-gpu-placement"} <= deps_of(pulumi_mocks, "addon-template-gpu")
+        assert {"addon-template-cpu", "addon-template-gpu", "addon-config-cpu", "addon-config-gpu",
+                "addon-cluster-config-gpu-1"} <= deps_of(pulumi_mocks, "addon-cma")
+        assert {"addon-cma", "addon-template-gpu", "addon-cluster-config-gpu-1"} <= deps_of(pulumi_mocks, "addon-mca-gpu-1")
+        # ClientApp distributions after the addon and the placements (destroyed first)
+        mwrs_deps = deps_of(pulumi_mocks, "app-trainer-gpu-mwrs")
+        assert {"addon-cma", "addon-template-gpu", "pool-gpu-placement", "pool-cpu-placement"} <= mwrs_deps
+
+    program()
+
+
+def test_default_superlink_address_comes_from_exposure(pulumi_mocks: Any) -> None:
+    data = VARIANTS["dev"]()
+
+    @pulumi.runtime.test
+    def program() -> Any:
+        return deploy(data, address=None).outputs().apply(check)
+
+    def check(_: Any) -> None:
+        (adc,) = [obj_of(r) for r in pulumi_mocks.resources if r.typ == ADC]
+        assert ocm.adc_variables(adc)[ocm.VAR_SUPERLINK_ADDRESS] == "superlink.dev.flower.example.com:30800"
+
+    program()
+
+
+def test_no_private_key_reaches_registered_inputs(pulumi_mocks: Any) -> None:
+    data = VARIANTS["prod"]()
+
+    @pulumi.runtime.test
+    def program() -> Any:
+        return deploy(data).outputs().apply(check)
+
+    def check(_: Any) -> None:
+        text = json.dumps([unwrap(r.inputs) for r in pulumi_mocks.resources], default=str)
+        assert "PRIVATE KEY" not in text
+        assert "BEGIN CERTIFICATE" in text
+
+    program()
+
+
+def test_reevaluation_is_identical(pulumi_mocks: Any) -> None:
+    data = VARIANTS["prod"]()
+    recorder_type = type(pulumi_mocks)
+    runs: list[list[tuple[str, str, str]]] = []
+
+    @pulumi.runtime.test
+    def program() -> Any:
+        return deploy(data).outputs()
+
+    for _ in range(2):
+        recorder = recorder_type()
+        pulumi.runtime.set_mocks(recorder, project="flower-federation", stack="test", preview=False)
+        program()
+        # registration order may interleave (Outputs resolve asynchronously); the set of objects may not differ
+        runs.append(sorted((r.typ, r.name, json.dumps(unwrap(r.inputs), sort_keys=True)) for r in recorder.resources))
+    assert runs[0] == runs[1]
+    assert len(runs[0]) > 10
