@@ -66,7 +66,7 @@ class FlowerAddon(pulumi.ComponentResource):
         self.templates: list[k8s.apiextensions.CustomResource] = []
         self.configs: list[k8s.apiextensions.CustomResource] = []
         self.cluster_addons: list[k8s.apiextensions.CustomResource] = []
-        per_pool: dict[str, tuple[k8s.apiextensions.CustomResource, k8s.apiextensions.CustomResource]] = {}
+        per_pool: dict[str, k8s.apiextensions.CustomResource] = {}
         cluster_configs: dict[str, k8s.apiextensions.CustomResource] = {}
         for pool in spec.pools:
             shape = ocm.addon_template(spec, pool, ocm.PLACEHOLDER_CA)
@@ -74,14 +74,14 @@ class FlowerAddon(pulumi.ComponentResource):
                 f"{name}-template-{pool.name}", shape, opts_(replace=["spec.addonName"]),
                 spec=ca.apply(lambda c, p=pool: _checked_template(spec, p, c)),
             )
-            config = custom_resource(
-                f"{name}-config-{pool.name}", ocm.deployment_config(spec, pool, "placeholder"), opts_(),
-                spec=addr.apply(lambda a, p=pool: ocm.deployment_config(spec, p, a)["spec"]),
-            )
             self.templates.append(template)
-            self.configs.append(config)
-            per_pool[pool.name] = (template, config)
-            if spec.distribution.ocm.install_strategy == "Manual":
+            per_pool[pool.name] = template
+            if spec.distribution.ocm.install_strategy != "Manual":
+                self.configs.append(custom_resource(
+                    f"{name}-config-{pool.name}", ocm.deployment_config(spec, pool, "placeholder"), opts_(),
+                    spec=addr.apply(lambda a, p=pool: ocm.deployment_config(spec, p, a)["spec"]),
+                ))
+            else:  # Manual: one ADC per listed cluster (partition id), named by the cluster's MCA
                 for cluster in sorted(pool.selection.clusters):
                     cfg = custom_resource(
                         f"{name}-cluster-config-{cluster}", ocm.deployment_config(spec, pool, "placeholder", cluster=cluster),
@@ -95,7 +95,7 @@ class FlowerAddon(pulumi.ComponentResource):
             f"{name}-cma", ocm.cluster_management_addon(spec), opts_(*self.templates, *self.configs),
         )
         for pool in spec.pools:
-            template, _ = per_pool[pool.name]
+            template = per_pool[pool.name]
             for mca in ocm.managed_cluster_addons(spec, pool):
                 cluster = mca["metadata"]["namespace"]
                 self.cluster_addons.append(custom_resource(

@@ -134,8 +134,9 @@ def test_type_tokens_and_options(pulumi_mocks: Any) -> None:
         assert "pool-cpu-binding-research" in deps_of(pulumi_mocks, "pool-gpu-placement")
         # addon after placements; CMA after templates/configs; MCA after CMA + its template + config
         assert {"pool-cpu-placement", "pool-gpu-placement"} <= deps_of(pulumi_mocks, "addon-template-gpu")
-        assert {"addon-template-cpu", "addon-template-gpu", "addon-config-cpu", "addon-config-gpu",
+        assert {"addon-template-cpu", "addon-template-gpu", "addon-cluster-config-edge-a",
                 "addon-cluster-config-gpu-1"} <= deps_of(pulumi_mocks, "addon-cma")
+        assert "addon-config-cpu" not in reqs  # Manual: per-cluster ADCs only
         assert {"addon-cma", "addon-template-gpu", "addon-cluster-config-gpu-1"} <= deps_of(pulumi_mocks, "addon-mca-gpu-1")
         # ClientApp distributions after the addon and the placements (destroyed first)
         mwrs_deps = deps_of(pulumi_mocks, "app-trainer-gpu-mwrs")

@@ -617,11 +617,13 @@ def managed_cluster_addons(spec: FederationSpec, pool: PoolSpec) -> list[Obj]:
 
 def pool_addon_objects(spec: FederationSpec, pool: PoolSpec, *, ca_certificate: str | None,
                        superlink_address: str) -> list[Obj]:
-    """A pool's template, ADC(s) and (Manual) MCAs."""
-    out = [addon_template(spec, pool, ca_certificate), deployment_config(spec, pool, superlink_address)]
+    """A pool's template and ADC, or in Manual mode its template, per-cluster ADCs and MCAs."""
+    out = [addon_template(spec, pool, ca_certificate)]
     if spec.distribution.ocm.install_strategy == "Manual":
         out += [deployment_config(spec, pool, superlink_address, cluster=c) for c in sorted(pool.selection.clusters)]
         out += managed_cluster_addons(spec, pool)
+    else:
+        out.append(deployment_config(spec, pool, superlink_address))
     return out
 
 
