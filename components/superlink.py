@@ -119,19 +119,20 @@ class SuperLink(pulumi.ComponentResource):
             )
             self.certificate = cert
             ca_certificate = cert.ca_cert_pem
-            material.update(
-                tls_cert=cert.cert_pem,
-                tls_key=pulumi.Output.secret(cert.key_pem),
-                ca_cert=cert.ca_cert_pem,
-                tls_checksum=pulumi.Output.all(cert.cert_pem, cert.ca_cert_pem).apply(
-                    lambda pems: hub.tls_checksum(*pems) if all(pems) else None
-                ),
+            key_pem: pulumi.Output[str] = pulumi.Output.secret(cert.key_pem)
+            material["tls_cert"] = cert.cert_pem
+            material["tls_key"] = key_pem
+            material["ca_cert"] = cert.ca_cert_pem
+            material["tls_checksum"] = pulumi.Output.all(cert.cert_pem, cert.ca_cert_pem).apply(
+                lambda pems: hub.tls_checksum(*pems) if all(pems) else None
             )
         elif spec.hub.tls.mode == "existingSecret":
             ca_certificate = args.get("existing_ca_certificate")
         if flower.uses_superexec_secret(spec):
-            self.shared_secret = SharedSecret(f"{name}-superexec-secret", opts=pulumi.ResourceOptions(parent=self))
-            material["superexec_secret"] = pulumi.Output.secret(self.shared_secret.secret)
+            shared = SharedSecret(f"{name}-superexec-secret", opts=pulumi.ResourceOptions(parent=self))
+            self.shared_secret = shared
+            secret_value: pulumi.Output[str] = pulumi.Output.secret(shared.secret)
+            material["superexec_secret"] = secret_value
 
         namespace_res: pulumi.CustomResource | None = None
         prerequisites: list[pulumi.Resource] = []
@@ -187,4 +188,5 @@ class SuperLink(pulumi.ComponentResource):
         res = self.resources.get(f"{kind}/{name}")
         if res is None:
             return pulumi.Output.from_input(name)
-        return res.metadata.apply(lambda m: m.name if m is not None and m.name else name)  # type: ignore[attr-defined]
+        metadata: pulumi.Output[Any] = res.metadata  # type: ignore[attr-defined]
+        return metadata.apply(lambda m: m.name if m is not None and m.name else name)

@@ -1,0 +1,372 @@
+"""The SuperLink component under Pulumi mocks: what it registers, with which options, and what it leaks (nothing)."""
+
+from __future__ import annotations
+
+import copy
+import functools
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+import pytest
+
+from components.keys import KEY_TYPE, SuperLinkCertificateProvider
+from components.superlink import REPLACE_ON_CHANGES, TYPE_TOKEN, SuperLink
+from federation import flower
+from federation.flower import CONTAINER
+from federation.loading import parse_spec, read_stack_config, stack_file
+from federation.manifests import hub
+from tests import pss
+from tests.conftest import SECRET_SIG, unwrap
+from tests.schemas import validate_kubernetes
+
+STACKS = Path(__file__).resolve().parents[1] / "stacks"
+SHARED_SECRET = "5e" * 32
+
+
+def raw(stack: str) -> dict[str, Any]:
+    data = read_stack_config(stack_file(stack, STACKS))
+    assert isinstance(data, dict)
+    return copy.deepcopy(data)
+
+
+def _insecure(stack: str) -> dict[str, Any]:
+    data = raw(stack)
+    data["hub"]["tls"] = {"mode": "insecure", "allowInsecure": True}
+    data["hub"].pop("supernodeAuth", None)
+    return data
+
+
+def _existing(stack: str) -> dict[str, Any]:
+    data = raw(stack)
+    data["hub"]["tls"] = {"mode": "existingSecret", "secretName": "my-superlink-tls"}
+    return data
+
+
+def _process(stack: str) -> dict[str, Any]:
+    data = raw(stack)
+    data["hub"]["isolation"] = "process"
+    data.setdefault("flower", {}).setdefault("images", {})["superexec"] = "ghcr.io/example/serverapp:1.0.0"
+    return data
+
+
+VARIANTS = {
+    "dev": lambda: raw("dev"),
+    "prod": lambda: raw("prod"),
+    "dev-insecure": lambda: _insecure("dev"),
+    "prod-insecure": lambda: _insecure("prod"),
+    "dev-existing-secret": lambda: _existing("dev"),
+    "prod-existing-secret": lambda: _existing("prod"),
+    "dev-process": lambda: _process("dev"),
+}
+
+
+@functools.cache
+def _material(name: str, dns: tuple[str, ...], ips: tuple[str, ...], validity: int, renew: int) -> dict[str, Any]:
+    outs = SuperLinkCertificateProvider().create({
+        "dns_names": list(dns), "ip_addresses": list(ips), "validity_days": validity,
+        "renew_before_days": renew, "key_type": KEY_TYPE, "common_name": name,
+    }).outs
+    assert outs is not None
+    return outs
+
+
+def inject_state(mocks: Any, component: str, data: dict[str, Any]) -> dict[str, Any]:
+    """What the engine would hold in state after `create`: real certificates and a fixed shared secret."""
+    spec = parse_spec(data)
+    state: dict[str, Any] = {}
+    if spec.hub.tls.mode == "generate":
+        dns, ips = hub.superlink_sans(spec)
+        state = _material(hub.superlink_service_name(spec), tuple(dns), tuple(ips),
+                          spec.hub.tls.validity_days, spec.hub.tls.renew_before_days)
+        mocks.state[f"{component}-tls"] = state
+    mocks.state[f"{component}-superexec-secret"] = {"nbytes": 32, "secret": SHARED_SECRET}
+    return state
+
+
+def settle(link: SuperLink) -> pulumi.Output[Any]:
+    """An Output that resolves once every child and output of the component has resolved."""
+    children = [r.id for r in link.resources.values()]
+    for extra in (link.certificate, link.shared_secret):
+        if extra is not None:
+            children.append(extra.id)
+    return pulumi.Output.all(
+        link.in_cluster_address, link.external_address, link.ca_certificate,
+        link.tls_secret_name, link.superexec_secret_name, link.namespace, *children,
+    )
+
+
+def k8s_objects(mocks: Any) -> list[Any]:
+    return [r for r in mocks.resources if r.typ.startswith("kubernetes:") and not r.typ.startswith("pulumi:providers")]
+
+
+def plain_strings(value: Any) -> Iterator[str]:
+    """Every string in recorded inputs that is NOT inside a secret wrapper."""
+    if isinstance(value, dict):
+        if SECRET_SIG in value:
+            return
+        for k, v in value.items():
+            yield str(k)
+            yield from plain_strings(v)
+    elif isinstance(value, list):
+        for v in value:
+            yield from plain_strings(v)
+    elif isinstance(value, str):
+        yield value
+
+
+@pytest.fixture(params=sorted(VARIANTS))
+def variant(request: pytest.FixtureRequest) -> dict[str, Any]:
+    return VARIANTS[request.param]()
+
+
+# --------------------------------------------------------------------------- every variant
+
+
+@pulumi.runtime.test
+def test_every_registered_object_is_valid_and_restricted(pulumi_mocks: Any, variant: dict[str, Any]) -> Any:
+    inject_state(pulumi_mocks, "hub", variant)
+    link = SuperLink("hub", {"federation": variant})
+    spec = parse_spec(variant)
+
+    def check(_: Any) -> None:
+        objs = k8s_objects(pulumi_mocks)
+        expected = hub.hub_objects(spec)
+        assert sorted((o.inputs["kind"], o.inputs["metadata"]["name"]) for o in objs) == sorted(
+            (o["kind"], o["metadata"]["name"]) for o in expected)
+        for reg in objs:
+            obj = unwrap(reg.inputs)
+            validate_kubernetes(obj)
+            assert pss.check_object(obj) == []
+            assert reg.typ == f"kubernetes:{obj['apiVersion'] if '/' in obj['apiVersion'] else 'core/v1'}:{obj['kind']}"
+
+    return settle(link).apply(check)
+
+
+@pulumi.runtime.test
+def test_superlink_container_runs_the_contract_argv(pulumi_mocks: Any, variant: dict[str, Any]) -> Any:
+    inject_state(pulumi_mocks, "hub", variant)
+    link = SuperLink("hub", {"federation": variant})
+    spec = parse_spec(variant)
+
+    def check(_: Any) -> None:
+        (dep,) = [r for r in pulumi_mocks.by_type(":Deployment")
+                  if r.inputs["metadata"]["name"] == hub.superlink_service_name(spec)]
+        (ctr,) = unwrap(dep.inputs)["spec"]["template"]["spec"]["containers"]
+        assert ctr["command"] + ctr["args"] == list(flower.superlink(spec, CONTAINER).argv)
+
+    return settle(link).apply(check)
+
+
+@pulumi.runtime.test
+def test_no_private_key_or_shared_secret_outside_secrets(pulumi_mocks: Any, variant: dict[str, Any]) -> Any:
+    material = inject_state(pulumi_mocks, "hub", variant)
+    link = SuperLink("hub", {"federation": variant})
+    spec = parse_spec(variant)
+
+    def check(values: list[Any]) -> None:
+        for reg in pulumi_mocks.resources:
+            for s in plain_strings(reg.inputs):
+                assert "PRIVATE KEY" not in s, reg.name
+                assert SHARED_SECRET not in s, reg.name
+        outputs = values[:6]
+        for v in outputs:
+            assert v is None or ("PRIVATE KEY" not in v and SHARED_SECRET not in v)
+        # ...and the material does reach the Secrets, wrapped.
+        secrets = {r.inputs["metadata"]["name"]: r.inputs for r in pulumi_mocks.by_type(":Secret")}
+        if spec.hub.tls.mode == "generate":
+            tls_secret = secrets[hub.tls_secret_name(spec)]
+            assert SECRET_SIG in tls_secret["stringData"]
+            assert unwrap(tls_secret["stringData"]) == {
+                "tls.crt": material["cert_pem"], "tls.key": material["key_pem"], "ca.crt": material["ca_cert_pem"]}
+        if flower.uses_superexec_secret(spec):
+            se = secrets[hub.superexec_secret_name(spec)]
+            assert SECRET_SIG in se["stringData"] and unwrap(se["stringData"]) == {"secret": SHARED_SECRET}
+
+    return pulumi.Output.all(settle(link), link.in_cluster_address, link.external_address, link.ca_certificate,
+                             link.tls_secret_name, link.superexec_secret_name, link.namespace).apply(
+        lambda v: check(list(v[1:])))
+
+
+@pulumi.runtime.test
+def test_resource_options(pulumi_mocks: Any, variant: dict[str, Any]) -> Any:
+    inject_state(pulumi_mocks, "hub", variant)
+    link = SuperLink("hub", {"federation": variant})
+    spec = parse_spec(variant)
+
+    def check(_: Any) -> None:
+        assert pulumi_mocks.requests["hub"].type == TYPE_TOKEN
+        objs = k8s_objects(pulumi_mocks)
+        ns_name = next((r.name for r in objs if r.inputs["kind"] == "Namespace"), None)
+        assert (ns_name is not None) == spec.hub.create_namespace
+        for reg in objs:
+            req = pulumi_mocks.requests[reg.name]
+            kind = reg.inputs["kind"]
+            assert reg.name.startswith("hub-")
+            assert req.parent.endswith("flower-federation:index:SuperLink::hub")
+            assert req.deleteBeforeReplace is True
+            assert list(req.replaceOnChanges) == REPLACE_ON_CHANGES.get(kind, [])
+            deps = [d.rsplit("::", 1)[1] for d in req.dependencies]
+            if ns_name is not None and kind != "Namespace":
+                assert ns_name in deps, reg.name
+            if kind == "Deployment":
+                for other in objs:
+                    if other.inputs["kind"] in ("ServiceAccount", "Secret", "PersistentVolumeClaim"):
+                        assert other.name in deps, (reg.name, other.name)
+        for name in ("hub-tls", "hub-superexec-secret"):
+            if name in pulumi_mocks.requests:
+                assert pulumi_mocks.requests[name].parent.endswith("SuperLink::hub")
+
+    return settle(link).apply(check)
+
+
+# --------------------------------------------------------------------------- stability
+
+
+def _snapshot(mocks: Any) -> dict[str, Any]:
+    return {r.name: (r.typ, unwrap(r.inputs)) for r in mocks.resources}
+
+
+def test_re_evaluating_the_same_config_registers_identical_inputs(pulumi_mocks: Any) -> None:
+    data = raw("prod")
+    inject_state(pulumi_mocks, "hub", data)
+    snapshots: list[dict[str, Any]] = []
+
+    @pulumi.runtime.test
+    def program() -> Any:
+        pulumi_mocks.resources.clear()
+        link = SuperLink("hub", {"federation": copy.deepcopy(data)})
+        return settle(link).apply(lambda _: snapshots.append(_snapshot(pulumi_mocks)))
+
+    program()
+    program()
+    first, second = snapshots
+    assert first == second
+    # The only input that could churn is the pickled provider; it is identical too.
+    assert first["hub-tls"][1]["__provider"] == second["hub-tls"][1]["__provider"]
+
+
+# --------------------------------------------------------------------------- outputs
+
+
+@pulumi.runtime.test
+def test_outputs_generate_mode(pulumi_mocks: Any) -> Any:
+    data = raw("prod")
+    material = inject_state(pulumi_mocks, "hub", data)
+    link = SuperLink("hub", {"federation": data})
+
+    def check(v: list[Any]) -> None:
+        assert v[:6] == [
+            "flower-prod-superlink.flower-prod.svc:8443",
+            "superlink.flower.example.com:443",
+            material["ca_cert_pem"],
+            "flower-prod-superlink-tls",
+            "flower-prod-superexec-secret",
+            "flower-prod",
+        ]
+        (dep,) = [r for r in pulumi_mocks.by_type(":Deployment") if r.inputs["metadata"]["name"] == "flower-prod-superlink"]
+        annotations = dep.inputs["spec"]["template"]["metadata"]["annotations"]
+        assert annotations == {hub.CHECKSUM_ANNOTATION: hub.tls_checksum(material["cert_pem"], material["ca_cert_pem"])}
+        (cert,) = pulumi_mocks.by_type(":SuperLinkCertificate")
+        dns, ips = hub.superlink_sans(parse_spec(data))
+        assert cert.inputs["dns_names"] == dns and cert.inputs["ip_addresses"] == ips
+        assert cert.inputs["validity_days"] == 365 and cert.inputs["renew_before_days"] == 30
+
+    return pulumi.Output.all(link.in_cluster_address, link.external_address, link.ca_certificate, link.tls_secret_name,
+                             link.superexec_secret_name, link.namespace, settle(link)).apply(check)
+
+
+@pulumi.runtime.test
+def test_ca_certificate_is_public(pulumi_mocks: Any) -> Any:
+    inject_state(pulumi_mocks, "hub", raw("dev"))
+    link = SuperLink("hub", {"federation": raw("dev")})
+
+    async def is_secret() -> bool:
+        return await link.ca_certificate.is_secret()
+
+    return pulumi.Output.from_input(is_secret()).apply(lambda s: assert_false(s))
+
+
+def assert_false(value: bool) -> None:
+    assert value is False
+
+
+@pulumi.runtime.test
+def test_outputs_existing_secret_and_insecure(pulumi_mocks: Any) -> Any:
+    existing = SuperLink("a", {"federation": _existing("dev"), "existing_ca_certificate": "CA PEM"})
+    insecure_data = _insecure("dev")
+    insecure_data["name"] = "other"
+    insecure_data["hub"]["namespace"] = "other"
+    insecure = SuperLink("b", {"federation": insecure_data})
+
+    def check(v: list[Any]) -> None:
+        assert v[:4] == ["CA PEM", "my-superlink-tls", None, "flower-dev"]
+        assert v[4:8] == [None, None, None, "other"]
+        assert pulumi_mocks.by_type(":SuperLinkCertificate") == []
+        assert not [r for r in pulumi_mocks.by_type(":Secret") if r.inputs["type"] == "kubernetes.io/tls"]
+
+    return pulumi.Output.all(existing.ca_certificate, existing.tls_secret_name, existing.superexec_secret_name,
+                             existing.namespace, insecure.ca_certificate, insecure.tls_secret_name,
+                             insecure.superexec_secret_name, insecure.namespace,
+                             settle(existing), settle(insecure)).apply(check)
+
+
+@pulumi.runtime.test
+def test_provider_is_inherited_by_kubernetes_children_only(pulumi_mocks: Any) -> Any:
+    data = raw("prod")
+    inject_state(pulumi_mocks, "hub", data)
+    provider = k8s.Provider("hub-cluster", kubeconfig="apiVersion: v1", context="hub-prod")
+    link = SuperLink("hub", {"federation": data}, opts=pulumi.ResourceOptions(providers=[provider]))
+
+    def check(_: Any) -> None:
+        for reg in k8s_objects(pulumi_mocks):
+            assert "pulumi:providers:kubernetes::hub-cluster::" in reg.provider, reg.name
+        for reg in [*pulumi_mocks.by_type(":SuperLinkCertificate"), *pulumi_mocks.by_type(":SharedSecret")]:
+            assert "hub-cluster" not in (reg.provider or "")
+
+    return settle(link).apply(check)
+
+
+@pulumi.runtime.test
+def test_two_instances_coexist(pulumi_mocks: Any) -> Any:
+    a = raw("dev")
+    b = raw("dev")
+    b["name"] = "flower-dev-2"
+    inject_state(pulumi_mocks, "one", a)
+    inject_state(pulumi_mocks, "two", b)
+    one = SuperLink("one", {"federation": a})
+    b["hub"]["createNamespace"] = False
+    two = SuperLink("two", {"federation": b})
+
+    def check(_: Any) -> None:
+        names = [r.name for r in pulumi_mocks.resources]
+        assert len(names) == len(set(names))
+        assert {n.split("-", 1)[0] for n in names if n not in ("one", "two")} == {"one", "two"}
+
+    return pulumi.Output.all(settle(one), settle(two)).apply(check)
+
+
+def test_invalid_federation_is_rejected_before_registering(pulumi_mocks: Any) -> None:
+    from federation.errors import SpecError
+
+    data = raw("dev")
+    data["hub"]["tls"] = {"mode": "insecure"}
+    with pytest.raises(SpecError, match="allowInsecure"):
+        SuperLink("hub", {"federation": data})
+
+
+def test_schema_is_inferable_for_packaging() -> None:
+    import json
+
+    from pulumi.provider.experimental.component import ComponentProvider
+
+    schema = ComponentProvider([SuperLink], name="flower-federation", version="0.1.0").schema
+    doc = json.loads(schema) if isinstance(schema, str) else schema
+    res = doc["resources"][TYPE_TOKEN]
+    assert res["isComponent"] is True
+    assert res["requiredInputs"] == ["federation"]
+    assert set(res["inputProperties"]) == {"federation", "existingCaCertificate"}
+    assert {"inClusterAddress", "externalAddress", "caCertificate", "tlsSecretName", "superexecSecretName",
+            "namespace"} <= set(res["properties"])
