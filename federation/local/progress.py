@@ -12,7 +12,7 @@ _AGGREGATED = re.compile(r"Aggregated MetricRecord: (\{.*\})")
 _GLOBAL = re.compile(r"└──> MetricRecord: (\{.*\})")
 _RUN_ID = re.compile(r"Successfully started run (\d+)")
 _FINISHED = re.compile(r"Strategy execution finished in ([0-9.]+)s")
-_ERROR = re.compile(r"\b(ERROR|CRITICAL|Traceback|Exception|Error:)")
+_ERROR = re.compile(r"(\bERROR\b|\bCRITICAL\b|Traceback|Exception|Error:)")
 
 Metrics = dict[str, float]
 

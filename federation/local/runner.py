@@ -191,6 +191,9 @@ class LocalFederation:
         env.update(process.env if process is not None else flower.environment(self.layout))
         env["PATH"] = os.pathsep.join([str(bin_dir()), env.get("PATH", "")])
         env.setdefault("PYTHONUNBUFFERED", "1")
+        if process is None:
+            # The flwr CLI imports the app's package to validate it: no __pycache__ in the app dir.
+            env["PYTHONDONTWRITEBYTECODE"] = "1"
         return env
 
     # ------------------------------------------------------------------ lifecycle
@@ -367,6 +370,8 @@ class LocalFederation:
     def run_status(self, run_id: int) -> tuple[str, str]:
         """(status, status-details) of `run_id` from `flwr ls --run-id`."""
         data = self._flwr_json("ls", CONNECTION, "--run-id", str(run_id))
+        if data.get("success") is False:
+            return "unknown", str(data.get("error-message", data))
         runs = data.get("runs")
         if not isinstance(runs, list) or not runs or not isinstance(runs[0], dict):
             return "unknown", f"flwr ls returned {data}"

@@ -1,0 +1,212 @@
+"""Unit tests of the Flower 1.41 runtime contract (federation/flower.py): argv and env, no processes."""
+
+from __future__ import annotations
+
+import shlex
+from typing import Any
+
+import pytest
+
+from federation import flower
+from tests.e2e.specs import make_spec
+
+LAYOUT = flower.local_layout("/w")
+
+
+def opt(argv: tuple[str, ...], flag: str) -> str:
+    """The value following `flag` (exactly once)."""
+    assert argv.count(flag) == 1, (flag, argv)
+    return argv[argv.index(flag) + 1]
+
+
+# --- SuperLink ----------------------------------------------------------------------------
+
+
+def test_superlink_tls_defaults_and_container_host() -> None:
+    proc = flower.superlink(make_spec(), flower.CONTAINER)
+    argv = proc.argv
+    assert argv[0] == "flower-superlink"
+    assert opt(argv, "--host") == "0.0.0.0"
+    assert opt(argv, "--port") == "8000"
+    assert opt(argv, "--isolation") == "subprocess"
+    assert opt(argv, "--ssl-certfile") == "/etc/flwr/tls/tls.crt"
+    assert opt(argv, "--ssl-keyfile") == "/etc/flwr/tls/tls.key"
+    assert opt(argv, "--ssl-ca-certfile") == "/etc/flwr/tls/ca.crt"
+    assert "--insecure" not in argv
+    assert opt(argv, "--database") == "/var/lib/flwr/state/state.db"
+    assert "--disable-runtime-dependency-installation" in argv
+    assert "--enable-supernode-auth" not in argv
+    assert "--superexec-auth-secret-file" not in argv
+    assert proc.tls and proc.scheme == "HTTPS" and proc.port == 8000 and proc.health_path == "/health"
+    assert "/var/lib/flwr/state" in proc.writable_paths
+
+
+def test_superlink_insecure_has_no_ssl_flags() -> None:
+    spec = make_spec(hub={"tls": {"mode": "insecure", "allowInsecure": True}})
+    proc = flower.superlink(spec, LAYOUT, host="127.0.0.1", port=12345)
+    assert "--insecure" in proc.argv
+    assert not any(a.startswith("--ssl-") for a in proc.argv)
+    assert opt(proc.argv, "--host") == "127.0.0.1"
+    assert opt(proc.argv, "--port") == "12345"
+    assert proc.port == 12345 and not proc.tls and proc.scheme == "HTTP"
+
+
+def test_superlink_database_in_memory_without_persistence() -> None:
+    spec = make_spec(hub={"persistence": {"enabled": False}})
+    assert opt(flower.superlink(spec, LAYOUT).argv, "--database") == ":flwr-in-memory:"
+    assert opt(flower.superlink(make_spec(), LAYOUT).argv, "--database") == "/w/state/state.db"
+
+
+def test_superlink_node_auth_and_process_isolation_secret() -> None:
+    spec = make_spec(hub={"isolation": "process", "supernodeAuth": {"enabled": True}})
+    argv = flower.superlink(spec, LAYOUT).argv
+    assert "--enable-supernode-auth" in argv
+    assert opt(argv, "--isolation") == "process"
+    assert opt(argv, "--superexec-auth-secret-file") == "/w/secret/secret"
+    assert flower.uses_superexec_secret(spec)
+    assert not flower.uses_superexec_secret(make_spec())
+
+
+def test_superlink_runtime_dependency_installation_opt_in() -> None:
+    spec = make_spec(hub={"runtimeDependencyInstallation": True})
+    proc = flower.superlink(spec, LAYOUT)
+    assert "--disable-runtime-dependency-installation" not in proc.argv
+    assert "FLWR_DISABLE_RUNTIME_DEPENDENCY_INSTALLATION" not in proc.env
+
+
+def test_superlink_hub_port() -> None:
+    spec = make_spec(hub={"port": 8443})
+    proc = flower.superlink(spec, LAYOUT)
+    assert opt(proc.argv, "--port") == "8443" and proc.port == 8443
+
+
+# --- SuperNode ----------------------------------------------------------------------------
+
+
+def test_supernode_tls_and_node_config() -> None:
+    spec = make_spec(pools=[{"name": "cpu", "nodeConfig": {"batch-size": 64, "label": 'a "b"', "gpu": False}}])
+    proc = flower.supernode(spec, spec.pools[0], flower.CONTAINER, superlink_address="superlink.ns:8000",
+                            cluster_name="c1", extra_node_config={"partition-id": 0})
+    argv = proc.argv
+    assert argv[0] == "flower-supernode"
+    assert opt(argv, "--superlink") == "superlink.ns:8000"
+    assert opt(argv, "--root-certificates") == "/etc/flwr/tls/ca.crt"
+    assert "--insecure" not in argv
+    assert "--auth-supernode-private-key" not in argv
+    assert opt(argv, "--host") == "0.0.0.0"
+    assert opt(argv, "--port") == str(flower.SUPERNODE_RUNTIME_PORT)
+    assert opt(argv, "--isolation") == "subprocess"
+    assert opt(argv, "--node-config") == 'batch-size=64 cluster-name="c1" gpu=false label="a \\"b\\"" partition-id=0'
+    # No dependency installation on SuperNodes (the flag is off by default there).
+    assert "--allow-runtime-dependency-installation" not in argv
+    assert proc.tls is False
+
+
+def test_supernode_insecure_auth_and_process_isolation() -> None:
+    spec = make_spec(hub={"supernodeAuth": {"enabled": True}}, pools=[{"name": "cpu", "isolation": "process"}])
+    argv = flower.supernode(spec, spec.pools[0], LAYOUT, superlink_address="127.0.0.1:1", cluster_name="x",
+                            host="127.0.0.1", port=4242).argv
+    assert opt(argv, "--auth-supernode-private-key") == "/w/auth/private-key"
+    assert opt(argv, "--isolation") == "process"
+    assert opt(argv, "--port") == "4242" and opt(argv, "--host") == "127.0.0.1"
+    insecure = make_spec(hub={"tls": {"mode": "insecure", "allowInsecure": True}})
+    argv = flower.supernode(insecure, insecure.pools[0], LAYOUT, superlink_address="h:1", cluster_name="x").argv
+    assert "--insecure" in argv and "--root-certificates" not in argv
+
+
+def test_node_config_cluster_name_always_from_the_argument() -> None:
+    spec = make_spec()
+    argv = flower.supernode(spec, spec.pools[0], LAYOUT, superlink_address="h:1", cluster_name="real",
+                            extra_node_config={"cluster-name": "other"}).argv
+    assert opt(argv, "--node-config") == 'cluster-name="real"'
+
+
+def test_node_config_survives_shell_quoting() -> None:
+    value = flower.format_node_config({"cluster-name": "c 1", "lr": 0.5, "n": 3, "flag": True})
+    assert value == 'cluster-name="c 1" flag=true lr=0.5 n=3'
+    # One argv element: a shell round trip keeps it intact.
+    assert shlex.split(shlex.join(["--node-config", value])) == ["--node-config", value]
+
+
+@pytest.mark.parametrize(("value", "rendered"), [(1, "1"), (1.5, "1.5"), (True, "true"), ("s", '"s"'), ("a\\b", '"a\\\\b"')])
+def test_format_node_config_values_are_toml(value: Any, rendered: str) -> None:
+    assert flower.format_node_config({"k": value}) == f"k={rendered}"
+
+
+# --- SuperExec ----------------------------------------------------------------------------
+
+
+def test_serverapp_superexec_with_secret_and_tls() -> None:
+    spec = make_spec(hub={"isolation": "process"})
+    proc = flower.serverapp_superexec(spec, flower.CONTAINER, superlink_host="superlink")
+    argv = proc.argv
+    assert argv[0] == "flower-superexec"
+    assert opt(argv, "--runtime-api-address") == "superlink:8000"
+    assert opt(argv, "--root-certificates") == "/etc/flwr/tls/ca.crt"
+    assert opt(argv, "--superexec-auth-secret-file") == "/etc/flwr/superexec/secret"
+    assert "--parent-pid" not in argv
+    assert "--allow-runtime-dependency-installation" not in argv
+    local = flower.serverapp_superexec(spec, LAYOUT, superlink_host="127.0.0.1", port=5555)
+    assert opt(local.argv, "--runtime-api-address") == "127.0.0.1:5555"
+
+
+def test_serverapp_superexec_insecure() -> None:
+    spec = make_spec(hub={"isolation": "process", "tls": {"mode": "insecure", "allowInsecure": True}})
+    argv = flower.serverapp_superexec(spec, LAYOUT, superlink_host="127.0.0.1").argv
+    assert "--insecure" in argv and "--root-certificates" not in argv
+
+
+def test_clientapp_superexec_dials_its_supernode_plain_http() -> None:
+    argv = flower.clientapp_superexec(LAYOUT, supernode_host=flower.LOOPBACK).argv
+    assert argv == ("flower-superexec", "--runtime-api-address", "127.0.0.1:9094", "--insecure")
+
+
+def test_superexec_parent_pid() -> None:
+    argv = flower.superexec(LAYOUT, runtime_api_address="h:1", tls=True, secret=True, parent_pid=42).argv
+    assert opt(argv, "--parent-pid") == "42"
+    assert opt(argv, "--superexec-auth-secret-file") == "/w/secret/secret"
+
+
+# --- environment and layout -------------------------------------------------------------
+
+
+def test_environment_offline_defaults() -> None:
+    env = flower.environment(LAYOUT)
+    assert env == {
+        "FLWR_HOME": "/w/flwr-home",
+        "FLWR_TELEMETRY_ENABLED": "0",
+        "FLWR_DISABLE_UPDATE_CHECK": "1",
+        "FLWR_DISABLE_RUNTIME_DEPENDENCY_INSTALLATION": "1",
+    }
+    assert "FLWR_DISABLE_RUNTIME_DEPENDENCY_INSTALLATION" not in flower.environment(LAYOUT, dependency_installation=True)
+
+
+def test_container_environment_sets_home() -> None:
+    env = flower.environment(flower.CONTAINER)
+    assert env["HOME"] == "/app" and env["FLWR_HOME"] == "/var/lib/flwr/home"
+    assert set(flower.CONTAINER.writable_paths()) >= {"/var/lib/flwr/home", "/app/.cache", "/tmp"}
+
+
+def test_every_process_gets_the_contract_env() -> None:
+    spec = make_spec(pools=[{"name": "cpu", "isolation": "process"}])
+    procs = [
+        flower.superlink(spec, LAYOUT),
+        flower.supernode(spec, spec.pools[0], LAYOUT, superlink_address="h:1", cluster_name="c"),
+        flower.serverapp_superexec(spec, LAYOUT, superlink_host="h"),
+        flower.clientapp_superexec(LAYOUT, supernode_host="h"),
+    ]
+    for proc in procs:
+        assert proc.env["FLWR_HOME"] == "/w/flwr-home"
+        assert proc.env["FLWR_TELEMETRY_ENABLED"] == "0"
+        assert proc.env["FLWR_DISABLE_UPDATE_CHECK"] == "1"
+        assert proc.env["FLWR_DISABLE_RUNTIME_DEPENDENCY_INSTALLATION"] == "1"
+
+
+def test_local_layout_paths() -> None:
+    layout = flower.local_layout("/tmp/x")
+    assert layout.flwr_home == "/tmp/x/flwr-home"
+    assert layout.database == "/tmp/x/state/state.db"
+    assert layout.ca_cert == "/tmp/x/tls/ca.crt"
+    assert layout.node_private_key == "/tmp/x/auth/private-key"
+    assert layout.superexec_secret == "/tmp/x/secret/secret"
+    assert layout.home is None
