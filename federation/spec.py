@@ -270,7 +270,7 @@ class Exposure(Model):
     node_port: int | None = Field(default=None, ge=30000, le=32767)
     load_balancer_source_ranges: list[Cidr] = []
     external_names: list[DnsSubdomain] = []
-    external_ips: list[IpAddress] = []
+    external_ips: list[IpAddress] = Field(default=[], alias="externalIPs")
     external_port: Port | None = None
     annotations: dict[str, str] = {}
 

@@ -249,7 +249,7 @@ def test_superlink_address_from_exposure() -> None:
     assert ocm.superlink_address(spec_of("dev")) == "superlink.dev.flower.example.com:30800"
     assert ocm.superlink_address(spec_of("prod")) == "superlink.flower.example.com:443"
     data = stack_data("dev")
-    data["hub"]["exposure"] = {"type": "ClusterIP", "externalIps": ["2001:db8::1"]}
+    data["hub"]["exposure"] = {"type": "ClusterIP", "externalIPs": ["2001:db8::1"]}
     assert ocm.superlink_address(parse_spec(data)) == "[2001:db8::1]:8000"
 
 
