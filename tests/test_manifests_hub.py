@@ -56,7 +56,7 @@ def _process(stack: str) -> FederationSpec:
 def _minimal(stack: str) -> FederationSpec:
     data = raw(stack)
     data["hub"].update(createNamespace=False, persistence={"enabled": False},
-                       exposure={"type": "ClusterIP", "externalIps": ["192.0.2.10"]})
+                       exposure={"type": "ClusterIP", "externalIPs": ["192.0.2.10"]})
     return parse_spec(data)
 
 
@@ -317,7 +317,7 @@ def test_prod_load_balancer_service_and_addresses() -> None:
 
 
 def test_service_annotations_and_external_ip_fallbacks() -> None:
-    spec = variant("dev", exposure={"type": "LoadBalancer", "externalIps": ["2001:db8::1"],
+    spec = variant("dev", exposure={"type": "LoadBalancer", "externalIPs": ["2001:db8::1"],
                                     "annotations": {"service.beta.kubernetes.io/aws-load-balancer-internal": "true"}})
     (svc,) = by_kind(hub_objects(spec), "Service")
     assert svc["metadata"]["annotations"] == {"service.beta.kubernetes.io/aws-load-balancer-internal": "true"}
@@ -395,3 +395,11 @@ def test_pss_checker_allows_net_bind_service_and_container_level_settings() -> N
     sc["capabilities"] = {"drop": ["ALL"], "add": ["NET_BIND_SERVICE"]}
     assert pss.check_pod_spec(p) == []
     assert pss.check_pod_spec(p, annotations={"container.apparmor.security.beta.kubernetes.io/x": "unconfined"})
+
+
+def test_builder_module_does_not_import_pulumi() -> None:
+    import subprocess
+    import sys
+
+    code = "import sys, federation.manifests.hub as h; assert not [m for m in sys.modules if m.startswith('pulumi')]"
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).resolve().parents[1])
