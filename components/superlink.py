@@ -86,7 +86,7 @@ class SuperLink(pulumi.ComponentResource):
     in_cluster_address: pulumi.Output[str]
     """`host:port` of the SuperLink inside the hub cluster (Service DNS name)."""
     external_address: pulumi.Output[str | None]
-    """`host:port` SuperNodes on other clusters dial; None without externalNames/externalIps."""
+    """`host:port` SuperNodes on other clusters dial; None without externalNames/externalIPs."""
     ca_certificate: pulumi.Output[str | None]
     """PEM of the CA clients must trust (public); None in insecure mode or unknown existingSecret."""
     tls_secret_name: pulumi.Output[str | None]
