@@ -27,7 +27,7 @@ EXAMPLE = REPO / "examples" / "quickstart-numpy"
 
 def processes_with_home(workdir: Path) -> list[int]:
     """PIDs of live processes whose environment points FLWR_HOME into `workdir` (ours and their children)."""
-    needle = f"FLWR_HOME={workdir}".encode()
+    needle = f"FLWR_HOME={workdir}/".encode()
     found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit() or int(entry.name) == os.getpid():
@@ -37,7 +37,7 @@ def processes_with_home(workdir: Path) -> list[int]:
             state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
         except OSError:
             continue
-        if state != "Z" and needle in environ.split(b"\0"):
+        if state != "Z" and any(var.startswith(needle) for var in environ.split(b"\0")):
             found.append(int(entry.name))
     return found
 
@@ -52,7 +52,7 @@ def assert_no_leftovers(workdir: Path, pids: list[int]) -> None:
             stat = Path(f"/proc/{pid}/stat").read_text()
         except OSError:
             continue  # gone
-        assert stat.rsplit(")", 1)[1].split()[0] == "Z" or f"FLWR_HOME={workdir}".encode() not in Path(
+        assert stat.rsplit(")", 1)[1].split()[0] == "Z" or f"FLWR_HOME={workdir}/".encode() not in Path(
             f"/proc/{pid}/environ").read_bytes(), f"pid {pid} still running"
 
 
@@ -179,3 +179,43 @@ def test_cli_bad_input_exits_2(tmp_path: Path) -> None:
     proc = cli("--file", str(bad), timeout=60)
     assert proc.returncode == 2
     assert "federation.pools" in proc.stderr
+
+
+def test_timeout_stops_a_stuck_run(tmp_path: Path) -> None:
+    """min-nodes above the SuperNode count makes FedAvg wait forever: the runner's timeout ends it."""
+    spec = make_spec(hub={"tls": {"mode": "insecure", "allowInsecure": True}, "persistence": {"enabled": False}})
+    with LocalFederation(spec, tmp_path) as fed:
+        started = time.monotonic()
+        result = fed.run(EXAMPLE, 2, run_config={"min-nodes": 3}, timeout=10)
+        elapsed = time.monotonic() - started
+        pids = fed.pids()
+    assert not result.ok
+    assert "timed out after 10s" in result.reason
+    assert result.run_id is not None
+    assert elapsed < 25
+    assert_no_leftovers(tmp_path, pids)
+
+
+def test_ctrl_c_tears_everything_down(tmp_path: Path) -> None:
+    import signal
+
+    workdir = tmp_path / "work"
+    env = {**os.environ, "PYTHONPATH": str(REPO), "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "federation", "local", "up", "--stack", "dev", "--workdir", str(workdir)],
+                            cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            if "running quickstart-numpy" in line:
+                break
+        time.sleep(3)  # let `flwr run` start
+        assert processes_with_home(workdir)
+        proc.send_signal(signal.SIGINT)
+        _, stderr = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.terminate()  # the runner tears down on SIGTERM too
+            proc.wait(timeout=30)
+    assert proc.returncode == 130, stderr
+    assert "interrupted" in stderr
+    assert_no_leftovers(workdir, [])

@@ -86,7 +86,8 @@ def up(
     if workdir is not None:
         workdir.mkdir(parents=True, exist_ok=True)
 
-    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+    # Ctrl-C and SIGTERM both tear the federation down (also when SIGINT was ignored by a parent shell).
+    previous = {sig: signal.signal(sig, _raise_interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
     fed = LocalFederation(spec, workdir, keep=keep)
     result: RunResult | None = None
     try:
@@ -109,7 +110,8 @@ def up(
         if result is not None and not result.ok:
             fed.keep = True
         fed.stop()
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     _print_result(result, n_rounds)
     if fed.keep:
         out.print(f"work dir kept: {fed.workdir} (logs in {fed.logs_dir})", markup=False)
