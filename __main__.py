@@ -1,19 +1,28 @@
-"""The default Pulumi program: stack config `flower:federation` → spec → exports.
+"""The default Pulumi program: stack config `flower:federation` → spec → `Federation` → exports.
 
-Run with `pulumi preview` / `pulumi up` per environment (stack files live in `stacks/`).
+Run `pulumi preview` / `pulumi up` per environment; stack files live in `stacks/`. The hub cluster
+is the stack's Kubernetes provider (e.g. `kubernetes:context` in the stack file).
 """
 
 import pulumi
 
+from components.federation import Federation
 from federation.errors import SpecError
 from federation.loading import CONFIG_KEY, CONFIG_NAMESPACE, parse_spec
 
+declaration = pulumi.Config(CONFIG_NAMESPACE).require_object(CONFIG_KEY)
 try:
-    spec = parse_spec(pulumi.Config(CONFIG_NAMESPACE).require_object(CONFIG_KEY))
+    spec = parse_spec(declaration)
 except SpecError as exc:
-    # One line per problem, as the CLI prints them; the engine shows this as the program's error.
+    # One line per problem, exactly as `flower-federation validate` prints them.
     raise SystemExit("invalid flower:federation config:\n" + "\n".join(str(p) for p in exc.problems)) from None
 
-pulumi.export("federation", spec.name)
-pulumi.export("pools", [p.name for p in spec.pools])
-pulumi.export("clientApps", [a.name for a in spec.client_apps])
+federation = Federation(spec.name, {"federation": declaration, "existing_ca_certificate": None})
+
+pulumi.export("superlinkAddress", federation.superlink_address)
+pulumi.export("superlinkExternalAddress", federation.superlink_external_address)
+pulumi.export("caCertificate", federation.ca_certificate)
+pulumi.export("namespace", federation.namespace)
+pulumi.export("placementNames", federation.placement_names)
+pulumi.export("addonName", federation.addon_name)
+pulumi.export("clientAppNames", federation.client_app_names)

@@ -21,7 +21,6 @@ import pulumi_kubernetes as k8s
 from federation.loading import parse_spec
 from federation.manifests import ocm
 from federation.manifests.common import Obj
-from federation.spec import FederationSpec
 
 
 def depends_on_list(opts: pulumi.ResourceOptions | None) -> list[Any]:
@@ -42,15 +41,6 @@ def custom_resource(name: str, obj: Obj, opts: pulumi.ResourceOptions, spec: Any
         spec=obj["spec"] if spec is None else spec,
         opts=opts,
     )
-
-
-def binding_owners(spec: FederationSpec) -> dict[str, str]:
-    """cluster set → the first pool (in spec order) that selects from it."""
-    owners: dict[str, str] = {}
-    for pool in spec.pools:
-        for cluster_set in sorted(set(pool.selection.cluster_sets)):
-            owners.setdefault(cluster_set, pool.name)
-    return owners
 
 
 class SuperNodePoolArgs(TypedDict):
@@ -75,13 +65,9 @@ class SuperNodePool(pulumi.ComponentResource):
         spec = parse_spec(args["federation"])
         pool = spec.pool(args["pool"])
         inherited = depends_on_list(opts)
-        owners = binding_owners(spec)
-
         self.bindings: list[k8s.apiextensions.CustomResource] = []
-        for obj in ocm.pool_bindings(spec, pool):
+        for obj in ocm.owned_bindings(spec, pool):
             cluster_set = obj["spec"]["clusterSet"]
-            if owners[cluster_set] != pool.name:
-                continue
             self.bindings.append(custom_resource(
                 f"{name}-binding-{cluster_set}", obj,
                 pulumi.ResourceOptions(parent=self, depends_on=inherited, delete_before_replace=True,

@@ -13,7 +13,7 @@ from typing import Annotated, NoReturn
 import typer
 from rich.console import Console
 
-from federation.errors import SpecError
+from federation.errors import Problem, SpecError
 from federation.loading import DEFAULT_STACKS_DIR, load_file, stack_file
 from federation.local.cli import local_app
 from federation.spec import FederationSpec
@@ -133,3 +133,88 @@ def main() -> None:
     except KeyboardInterrupt:
         err.print("interrupted")
         sys.exit(130)
+
+
+OutOpt = Annotated[Path, typer.Option("--out", "-o", help="Directory to write the YAML files to.")]
+
+
+@app.command()
+def render(
+    stack: StackOpt = None,
+    file: FileOpt = None,
+    out_dir: OutOpt = Path("out"),
+    ca_certificate: Annotated[Path | None, typer.Option(
+        "--ca-certificate", help="PEM of the SuperLink CA (e.g. `pulumi stack output caCertificate`).")] = None,
+    include_secrets: Annotated[bool, typer.Option(
+        "--include-secrets", help="Generate fresh key material and write its Secrets (plain text!).")] = False,
+    stacks_dir: StacksDirOpt = DEFAULT_STACKS_DIR,
+) -> None:
+    """Write the objects the Pulumi program would register as YAML (one file per object, in apply order)."""
+    from federation import render as rendering
+
+    spec = resolve_spec(stack, file, stacks_dir)
+    ca_pem = None
+    if ca_certificate is not None:
+        try:
+            ca_pem = ca_certificate.read_text(encoding="utf-8")
+        except OSError as exc:
+            fail_bad_input(SpecError([Problem(str(ca_certificate), f"cannot read: {exc.strerror}")]))
+        if "BEGIN CERTIFICATE" not in ca_pem or "PRIVATE KEY" in ca_pem:
+            fail_bad_input(SpecError([Problem(str(ca_certificate), "expected a PEM certificate (and no private key)")]))
+    try:
+        material = rendering.generate_material(spec) if include_secrets else None
+        objs = rendering.planned_objects(spec, material=material, ca_certificate=ca_pem)
+        files = rendering.render_files(objs)
+        rendering.write_files(out_dir, files)
+    except SpecError as exc:
+        fail_bad_input(exc)
+    if include_secrets:
+        err.print("[yellow]warning:[/] --include-secrets wrote freshly generated private keys in plain text to "
+                  f"{out_dir}; they differ from the ones in Pulumi state and on every run")
+    note = "" if include_secrets else " (Secrets with key material left out)"
+    out.print(f"wrote {len(files) - 1} objects and kustomization.yaml to {out_dir}{note}", markup=False)
+
+
+@app.command()
+def check(
+    stack: StackOpt = None,
+    file: FileOpt = None,
+    stacks_dir: StacksDirOpt = DEFAULT_STACKS_DIR,
+    write_pack_config: Annotated[Path | None, typer.Option(
+        "--write-pack-config", help="Also write the matching `pulumi preview --policy-pack-config` JSON.")] = None,
+) -> None:
+    """Evaluate the policy rules against the objects the program would register; exit 1 on a mandatory violation."""
+    import json
+
+    from rich.table import Table
+
+    from federation import policies
+    from federation import render as rendering
+    from federation.loading import read_stack_config
+
+    spec = resolve_spec(stack, file, stacks_dir)
+    path = file if file is not None else stack_file(str(stack), stacks_dir)
+    try:
+        settings = policies.parse_settings(read_stack_config(path, policies.POLICY_CONFIG_KEY, required=False))
+    except SpecError as exc:
+        fail_bad_input(exc)
+    objs = rendering.planned_objects(spec, material=rendering.generate_material(spec))
+    violations = policies.evaluate(objs, settings)
+    if write_pack_config is not None:
+        write_pack_config.write_text(json.dumps(policies.pack_config(settings), indent=2) + "\n", encoding="utf-8")
+    mandatory = [v for v in violations if v.enforcement == "mandatory"]
+    env = "production" if settings.production else "non-production"
+    if not violations:
+        out.print(f"[bold green]passed[/] {len(policies.RULES)} rules on {len(objs)} objects ({env} settings)")
+        return
+    table = Table(header_style="bold", show_lines=False)
+    for col in ("rule", "enforcement", "object", "violation"):
+        table.add_column(col, overflow="fold")
+    for v in violations:
+        table.add_row(v.rule, v.enforcement, v.subject, v.message)
+    out.print(table)
+    summary = f"{len(mandatory)} mandatory and {len(violations) - len(mandatory)} advisory violation(s) ({env} settings)"
+    if mandatory:
+        err.print(f"[bold red]failed[/] {summary}")
+        raise typer.Exit(EXIT_FAILED)
+    out.print(f"[yellow]passed with warnings[/] {summary}")

@@ -498,3 +498,13 @@ def parse_settings(data: object, root: str = "policy") -> PolicySettings:
     if unknown:
         raise SpecError(unknown)
     return settings
+
+
+def pack_config(settings: PolicySettings) -> dict[str, Any]:
+    """A `--policy-pack-config` document applying `settings` (and enforcement overrides) to every policy."""
+    values = {
+        "production": settings.production,
+        "allowInsecure": settings.allow_insecure,
+        "requireImageDigests": settings.require_image_digests,
+    }
+    return {r.name: {"enforcementLevel": r.level(settings), **values} for r in RULES}

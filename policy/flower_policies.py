@@ -68,16 +68,6 @@ def _stack_validator(rule: Rule) -> Any:
     return validate
 
 
-def pack_config(settings: PolicySettings) -> dict[str, Any]:
-    """A `--policy-pack-config` document applying `settings` (and enforcement overrides) to every policy."""
-    values = {
-        "production": settings.production,
-        "allowInsecure": settings.allow_insecure,
-        "requireImageDigests": settings.require_image_digests,
-    }
-    return {r.name: {"enforcementLevel": r.level(settings), **values} for r in RULES}
-
-
 def build_policies() -> list[ResourceValidationPolicy | StackValidationPolicy]:
     """One CrossGuard policy per rule, same names, descriptions, severities and enforcement."""
     out: list[ResourceValidationPolicy | StackValidationPolicy] = []

@@ -63,6 +63,7 @@ from federation import flower
 from federation.errors import Problem
 from federation.manifests import common
 from federation.manifests.common import Obj
+from federation.manifests.hub import superlink_addresses
 from federation.spec import (
     ClaimSelector,
     ClientAppSpec,
@@ -151,21 +152,11 @@ def clientapp_deployment_name(app: ClientAppSpec) -> str:
 
 
 def superlink_address(spec: FederationSpec) -> str:
-    """HOST:PORT the SuperNodes dial: first external name/IP, then externalPort, NodePort or hub.port."""
-    exp = spec.hub.exposure
-    hosts = [*exp.external_names, *exp.external_ips]
-    if not hosts:
+    """HOST:PORT the SuperNodes dial (the hub's external address; see `hub.superlink_addresses`)."""
+    external = superlink_addresses(spec)[1]
+    if external is None:
         raise ValueError("hub.exposure has neither externalNames nor externalIPs: spokes cannot reach the SuperLink")
-    host = hosts[0]
-    if ":" in host:  # IPv6
-        host = f"[{host}]"
-    if exp.external_port is not None:
-        port = exp.external_port
-    elif exp.type == "NodePort" and exp.node_port is not None:
-        port = exp.node_port
-    else:
-        port = spec.hub.port
-    return f"{host}:{port}"
+    return external
 
 
 # --- small conversions ----------------------------------------------------------------------------
@@ -317,6 +308,21 @@ def cluster_set_bindings(spec: FederationSpec) -> list[Obj]:
 def pool_bindings(spec: FederationSpec, pool: PoolSpec) -> list[Obj]:
     """The bindings a pool's Placement needs (components dedupe across pools by name)."""
     return [cluster_set_binding(spec, s) for s in sorted(set(pool.selection.cluster_sets))]
+
+
+def binding_owners(spec: FederationSpec) -> dict[str, str]:
+    """cluster set → the first pool (in spec order) that selects from it, which registers its binding."""
+    owners: dict[str, str] = {}
+    for pool in spec.pools:
+        for cluster_set in sorted(set(pool.selection.cluster_sets)):
+            owners.setdefault(cluster_set, pool.name)
+    return owners
+
+
+def owned_bindings(spec: FederationSpec, pool: PoolSpec) -> list[Obj]:
+    """The bindings `pool` registers: those of the cluster sets it is the first pool to use."""
+    owners = binding_owners(spec)
+    return [b for b in pool_bindings(spec, pool) if owners[b["spec"]["clusterSet"]] == pool.name]
 
 
 # --- the SuperNode on a managed cluster --------------------------------------------------------------

@@ -1,0 +1,103 @@
+"""`Federation`: the whole federation from one declaration — SuperLink, pools, addon, ClientApps.
+
+Composition and ordering (``pulumi destroy`` runs it backwards, so no OCM finalizer waits on an
+object that is already gone):
+
+1. :class:`~components.superlink.SuperLink` — the hub (namespace, key material, SuperLink, ...);
+2. one :class:`~components.pools.SuperNodePool` per pool (Placement + the cluster-set bindings it
+   owns), each depending on the hub and on the earlier pools (a later pool may use a binding an
+   earlier one owns);
+3. :class:`~components.addon.FlowerAddon` (CMA, AddOnTemplates, ADCs), depending on every pool;
+4. one :class:`~components.clientapps.ClientAppDistribution` per ClientApp, depending on the addon.
+
+Pass the hub's Kubernetes provider with ``opts=ResourceOptions(providers=[hub_provider])``: every
+child inherits it.
+"""
+
+from typing import Any, TypedDict
+
+import pulumi
+
+from components.addon import FlowerAddon
+from components.clientapps import ClientAppDistribution
+from components.pools import SuperNodePool, depends_on_list
+from components.superlink import SuperLink
+from federation.loading import parse_spec
+
+TYPE_TOKEN = "flower-federation:index:Federation"  # noqa: S105 - a type token
+
+
+class FederationArgs(TypedDict):
+    """Arguments of :class:`Federation`."""
+
+    federation: dict[str, Any]
+    """The federation declaration (the value of `flower:federation`, camelCase keys)."""
+    existing_ca_certificate: pulumi.Input[str] | None
+    """tls.mode existingSecret only: the CA PEM of your Secret, shipped to the SuperNodes."""
+
+
+class Federation(pulumi.ComponentResource):
+    """A Flower federation on a hub cluster managed with Open Cluster Management."""
+
+    superlink_address: pulumi.Output[str]
+    """`host:port` of the SuperLink inside the hub cluster."""
+    superlink_external_address: pulumi.Output[str | None]
+    """`host:port` the SuperNodes on the managed clusters dial."""
+    ca_certificate: pulumi.Output[str | None]
+    """PEM of the CA that clients (SuperNodes, `flwr`) must trust; public."""
+    placement_names: pulumi.Output[list[str]]
+    """The pools' Placement names, in pool order."""
+    addon_name: pulumi.Output[str]
+    """Name of the SuperNode ClusterManagementAddOn."""
+    client_app_names: pulumi.Output[list[str]]
+    """Names of the ClientApps' ManifestWorkReplicaSets, in declaration order."""
+    namespace: pulumi.Output[str]
+    """The hub namespace."""
+
+    def __init__(self, name: str, args: FederationArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__(TYPE_TOKEN, name, None, opts)
+        declaration = args["federation"]
+        spec = parse_spec(declaration)
+        inherited = depends_on_list(opts)
+
+        def child(*deps: Any) -> pulumi.ResourceOptions:
+            return pulumi.ResourceOptions(parent=self, depends_on=[*inherited, *deps] or None)
+
+        self.superlink = SuperLink(
+            f"{name}-superlink",
+            {"federation": declaration, "existing_ca_certificate": args.get("existing_ca_certificate")},
+            child(),
+        )
+        self.pools: list[SuperNodePool] = []
+        for pool in spec.pools:
+            self.pools.append(SuperNodePool(
+                f"{name}-pool-{pool.name}", {"federation": declaration, "pool": pool.name},
+                child(self.superlink, *self.pools),
+            ))
+        self.addon = FlowerAddon(
+            f"{name}-addon",
+            {"federation": declaration, "ca_certificate": self.superlink.ca_certificate, "superlink_address": None},
+            child(self.superlink, *self.pools),
+        )
+        self.client_apps = [
+            ClientAppDistribution(f"{name}-clientapp-{app.name}", {"federation": declaration, "client_app": app.name},
+                                  child(*self.pools, self.addon))
+            for app in spec.client_apps
+        ]
+
+        self.superlink_address = self.superlink.in_cluster_address
+        self.superlink_external_address = self.superlink.external_address
+        self.ca_certificate = self.superlink.ca_certificate
+        self.namespace = self.superlink.namespace
+        self.placement_names = pulumi.Output.all(*[p.placement_name for p in self.pools]).apply(list)
+        self.addon_name = self.addon.addon_name
+        self.client_app_names = pulumi.Output.all(*[a.name for a in self.client_apps]).apply(list)
+        self.register_outputs({
+            "superlink_address": self.superlink_address,
+            "superlink_external_address": self.superlink_external_address,
+            "ca_certificate": self.ca_certificate,
+            "namespace": self.namespace,
+            "placement_names": self.placement_names,
+            "addon_name": self.addon_name,
+            "client_app_names": self.client_app_names,
+        })
