@@ -1,0 +1,171 @@
+"""`render`: the program's objects as YAML, deterministic, secrets only on request; `check` via the CLI."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from federation import render, tls
+from federation.errors import SpecError
+from federation.loading import load_stack, parse_spec, read_stack_config, stack_file
+from tests.schemas import validate_object
+from tests.test_cli import run_cli
+
+REPO = Path(__file__).resolve().parents[1]
+STACKS = REPO / "stacks"
+
+
+@pytest.fixture(scope="module")
+def ca_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("ca") / "ca.crt"
+    path.write_text(tls.generate_ca(validity_days=30).cert_pem)
+    return path
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_planned_objects_are_schema_valid_and_keyless_without_material(stack: str, ca_file: Path) -> None:
+    spec = load_stack(stack, STACKS)
+    objs = render.planned_objects(spec, material=None, ca_certificate=ca_file.read_text())
+    for obj in objs:
+        validate_object(obj)
+    text = "".join(render.render_files(objs).values())
+    assert "PRIVATE KEY" not in text
+    assert not any(o["kind"] == "Secret" for o in objs)
+
+
+def test_material_fills_the_secrets() -> None:
+    spec = load_stack("prod", STACKS)
+    objs = render.planned_objects(spec, material=render.generate_material(spec))
+    secrets = {o["metadata"]["name"]: o for o in objs if o["kind"] == "Secret"}
+    assert set(secrets) == {"flower-prod-superlink-tls", "flower-prod-superexec-secret"}
+    tls_data = secrets["flower-prod-superlink-tls"]["stringData"]
+    assert "BEGIN PRIVATE KEY" in tls_data["tls.key"]
+    tls.verify_chain(tls_data["tls.crt"], tls_data["ca.crt"], server_name="flower-prod-superlink.flower-prod.svc")
+
+
+def test_tls_needs_a_ca_to_render() -> None:
+    spec = load_stack("dev", STACKS)
+    with pytest.raises(SpecError, match="--ca-certificate"):
+        render.planned_objects(spec, material=None)
+
+
+def test_insecure_renders_without_ca() -> None:
+    data = read_stack_config(stack_file("dev", STACKS))
+    assert isinstance(data, dict)
+    data = copy.deepcopy(data)
+    data["hub"]["tls"] = {"mode": "insecure", "allowInsecure": True}
+    objs = render.planned_objects(parse_spec(data), material=None)
+    templates = [o for o in objs if o["kind"] == "AddOnTemplate"]
+    assert templates
+    for t in templates:
+        manifests = t["spec"]["agentSpec"]["workload"]["manifests"]
+        assert not any(m["kind"] == "ConfigMap" for m in manifests)
+        node = next(m for m in manifests if m["kind"] == "Deployment")
+        assert "--insecure" in node["spec"]["template"]["spec"]["containers"][0]["args"]
+
+
+def test_cli_render_is_deterministic_and_complete(tmp_path: Path, ca_file: Path) -> None:
+    outs = []
+    for run in ("a", "b"):
+        out = tmp_path / run
+        res = run_cli("render", "--stack", "prod", "--out", str(out), "--ca-certificate", str(ca_file))
+        assert res.returncode == 0, res.stderr
+        outs.append({p.name: p.read_bytes() for p in sorted(out.iterdir())})
+    assert outs[0] == outs[1]
+    files = outs[0]
+    kustomization = yaml.safe_load(files.pop("kustomization.yaml"))
+    assert kustomization["resources"] == sorted(files)
+    docs = [yaml.safe_load(v) for _, v in sorted(files.items())]
+    spec = load_stack("prod", STACKS)
+    assert docs == render.planned_objects(spec, material=None, ca_certificate=ca_file.read_text())
+
+
+def test_cli_render_replaces_its_own_files_only(tmp_path: Path, ca_file: Path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "999-stale.yaml").write_text("kind: Stale\n")
+    assert run_cli("render", "--stack", "dev", "--out", str(out), "--ca-certificate", str(ca_file)).returncode == 0
+    assert not (out / "999-stale.yaml").exists()
+    (out / "notes.txt").write_text("mine")
+    res = run_cli("render", "--stack", "dev", "--out", str(out), "--ca-certificate", str(ca_file))
+    assert res.returncode == 2 and "holds files render did not write" in res.stderr
+
+
+def test_cli_render_include_secrets_warns(tmp_path: Path) -> None:
+    res = run_cli("render", "--stack", "dev", "--out", str(tmp_path / "o"), "--include-secrets")
+    assert res.returncode == 0, res.stderr
+    assert "warning" in res.stderr and "plain text" in res.stderr
+    assert any("BEGIN PRIVATE KEY" in p.read_text() for p in (tmp_path / "o").iterdir())
+
+
+def test_cli_render_bad_input_writes_nothing(tmp_path: Path) -> None:
+    res = run_cli("render", "--stack", "dev", "--out", str(tmp_path / "o"))
+    assert res.returncode == 2 and "federation.hub.tls:" in res.stderr
+    assert not (tmp_path / "o").exists()
+
+
+# --- check ----------------------------------------------------------------------------------------
+
+
+def _weakened(tmp_path: Path) -> Path:
+    doc: dict[str, Any] = yaml.safe_load((STACKS / "Pulumi.prod.yaml").read_text())
+    fed = doc["config"]["flower:federation"]
+    fed["hub"]["exposure"]["loadBalancerSourceRanges"] = []
+    fed["hub"]["supernodeAuth"]["enabled"] = False
+    fed["hub"]["persistence"]["enabled"] = False
+    fed["flower"]["images"]["superlink"] = "registry.example.com/flwr/superlink:1.41.0"
+    del fed["pools"][0]["selection"]["numberOfClusters"]
+    path = tmp_path / "Pulumi.weak.yaml"
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    return path
+
+
+def test_check_prod_passes() -> None:
+    res = run_cli("check", "--stack", "prod")
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "passed 13 rules" in res.stdout and "production settings" in res.stdout
+
+
+def test_check_weakened_prod_fails_with_named_rules(tmp_path: Path) -> None:
+    res = run_cli("check", "--file", str(_weakened(tmp_path)))
+    assert res.returncode == 1
+    for rule in ("loadbalancer-source-ranges", "supernode-auth-in-production", "superlink-state-persisted",
+                 "placements-bounded-in-production", "images-pinned"):
+        assert rule in res.stdout, rule
+    assert "no-insecure-transport" not in res.stdout
+    assert "mandatory" in res.stderr and "failed" in res.stderr
+
+
+def test_check_advisory_only_exits_0(tmp_path: Path) -> None:
+    path = _weakened(tmp_path)
+    doc = yaml.safe_load(path.read_text())
+    doc["config"]["flower:policy"]["enforcement"] = {
+        r: "advisory" for r in ("loadbalancer-source-ranges", "supernode-auth-in-production", "superlink-state-persisted",
+                                "placements-bounded-in-production", "images-pinned")}
+    path.write_text(yaml.safe_dump(doc))
+    res = run_cli("check", "--file", str(path))
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "passed with warnings" in res.stdout
+
+
+def test_check_bad_policy_settings_exit_2(tmp_path: Path) -> None:
+    doc = yaml.safe_load((STACKS / "Pulumi.prod.yaml").read_text())
+    doc["config"]["flower:policy"]["strict"] = True
+    path = tmp_path / "Pulumi.p.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    res = run_cli("check", "--file", str(path))
+    assert res.returncode == 2 and "policy.strict: unknown key 'strict'" in res.stderr
+
+
+def test_check_writes_pack_config(tmp_path: Path) -> None:
+    import json
+
+    target = tmp_path / "pack.json"
+    assert run_cli("check", "--stack", "prod", "--write-pack-config", str(target)).returncode == 0
+    config = json.loads(target.read_text())
+    assert config["supernode-auth-in-production"] == {
+        "enforcementLevel": "mandatory", "production": True, "allowInsecure": False, "requireImageDigests": True}
