@@ -12,9 +12,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-## demo: install, then run the main job on the embedded default (the dev stack)
+## demo: install, then run the dev stack's federation for real on this machine (TLS, 2 rounds)
 demo: $(STAMP)
 	$(BIN)/flower-federation validate --stack dev
+	$(BIN)/flower-federation local up --stack dev
 
 ## test: install, then ruff, mypy and the whole test suite (e2e with real Flower included)
 test: $(STAMP) lint typecheck
