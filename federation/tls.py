@@ -485,15 +485,17 @@ def write_private_file(path: Path, content: str) -> Path:
 
 
 def write_tls_files(directory: Path, cert: ServerCertificate) -> TlsPaths:
-    """Write ``ca.crt``, ``server.crt`` (0644) and ``server.key`` (0600) into ``directory``.
+    """Write ``ca.crt``, ``tls.crt`` (0644) and ``tls.key`` (0600) into ``directory``.
 
-    These map to ``--ssl-ca-certfile``, ``--ssl-certfile`` and ``--ssl-keyfile``.
+    The names of a ``kubernetes.io/tls`` Secret's keys, so a mounted Secret and a local work dir
+    look the same to the Flower processes (see :class:`federation.flower.Layout`). They map to
+    ``--ssl-ca-certfile``, ``--ssl-certfile`` and ``--ssl-keyfile``.
     """
     directory.mkdir(parents=True, exist_ok=True)
     paths = TlsPaths(
         ca_cert=directory / "ca.crt",
-        cert=directory / "server.crt",
-        key=directory / "server.key",
+        cert=directory / "tls.crt",
+        key=directory / "tls.key",
     )
     _write_atomic(paths.ca_cert, cert.ca_cert_pem, 0o644)
     _write_atomic(paths.cert, cert.cert_pem, 0o644)

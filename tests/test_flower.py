@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shlex
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -210,3 +211,13 @@ def test_local_layout_paths() -> None:
     assert layout.node_private_key == "/tmp/x/auth/private-key"
     assert layout.superexec_secret == "/tmp/x/secret/secret"
     assert layout.home is None
+
+
+def test_tls_files_land_where_the_layout_points(tmp_path: Path) -> None:
+    from federation import tls as tls_mod
+
+    layout = flower.local_layout(str(tmp_path))
+    ca = tls_mod.generate_ca(validity_days=2)
+    cert = tls_mod.issue_server_certificate(ca, dns_names=["localhost"], ip_addresses=[], validity_days=1)
+    paths = tls_mod.write_tls_files(Path(layout.tls_dir), cert)
+    assert (str(paths.ca_cert), str(paths.cert), str(paths.key)) == (layout.ca_cert, layout.server_cert, layout.server_key)

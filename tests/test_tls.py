@@ -400,7 +400,7 @@ def _mode(path: Path) -> int:
 def test_write_tls_files(tmp_path: Path, server: ServerCertificate) -> None:
     target = tmp_path / "nested" / "tls"
     paths = write_tls_files(target, server)
-    assert paths == TlsPaths(ca_cert=target / "ca.crt", cert=target / "server.crt", key=target / "server.key")
+    assert paths == TlsPaths(ca_cert=target / "ca.crt", cert=target / "tls.crt", key=target / "tls.key")
     assert paths.ca_cert.read_text() == server.ca_cert_pem
     assert paths.cert.read_text() == server.cert_pem
     assert paths.key.read_text() == server.key_pem
@@ -412,7 +412,7 @@ def test_write_tls_files(tmp_path: Path, server: ServerCertificate) -> None:
     paths.key.chmod(0o644)
     write_tls_files(target, server)
     assert _mode(paths.key) == 0o600
-    assert sorted(p.name for p in target.iterdir()) == ["ca.crt", "server.crt", "server.key"]
+    assert sorted(p.name for p in target.iterdir()) == ["ca.crt", "tls.crt", "tls.key"]
 
 
 def test_write_private_file(tmp_path: Path) -> None:

@@ -242,9 +242,7 @@ class LocalFederation:
         days = self.spec.hub.tls.validity_days
         ca = tls.generate_ca("flower-federation local CA", validity_days=days)
         cert = tls.issue_server_certificate(ca, dns_names=["localhost"], ip_addresses=[HOST], validity_days=days)
-        Path(self.layout.ca_cert).write_text(cert.ca_cert_pem)
-        Path(self.layout.server_cert).write_text(cert.cert_pem)
-        tls.write_private_file(Path(self.layout.server_key), cert.key_pem)
+        tls.write_tls_files(Path(self.layout.tls_dir), cert)  # the file names the layout's paths use
 
     def _write_flwr_config(self) -> None:
         lines = ["[superlink]", f'default = "{CONNECTION}"', "",
