@@ -7,11 +7,15 @@ that matter and answers *replace* for them, never "unknown": the SDK's default `
 ``__provider`` and the keys would be lost (reference §5). ``update`` therefore returns the old
 outputs (with the new non-replacing inputs).
 
-* :class:`SuperLinkCertificate` (``pulumi-python:dynamic/keys:SuperLinkCertificate``) is
-  replaced when its SANs, key type or validity change, when the stored certificate's SANs no
-  longer match, or when the stored certificate is inside its renew-before window (checked on every
-  ``pulumi up``, since the engine diffs every resource). A replacement issues a new CA as well, so
-  clients must receive the new ``ca_cert_pem`` (the OCM distribution ships it to the spokes).
+* :class:`SuperLinkCertificate` (``pulumi-python:dynamic/keys:SuperLinkCertificate``) holds a
+  long-lived CA and the SuperLink's server certificate. The server certificate is re-issued
+  **under the same CA** (an in-place update) when its SANs, validity or common name change, when
+  the stored certificate's SANs no longer match, or when it is inside its renew-before window
+  (checked on every ``pulumi up``, since the engine diffs every resource): SuperNodes keep trusting
+  the SuperLink through a renewal. The whole resource (a new CA) is replaced only when the key type
+  changes, when state holds no usable material, or when the CA could no longer cover a full server
+  certificate lifetime; clients must then receive the new ``ca_cert_pem`` (the OCM distribution
+  ships it to the spokes).
 * :class:`SharedSecret` (``pulumi-python:dynamic/keys:SharedSecret``) is replaced only when its
   length changes.
 
@@ -33,10 +37,14 @@ import pulumi.dynamic
 #: The key type every generated certificate uses (see federation.tls: ECDSA P-256 for CA and leaf).
 KEY_TYPE = "ECDSA-P256"
 
-#: Inputs whose change replaces the certificate (new CA + leaf).
-CERT_REPLACE_INPUTS = ("dns_names", "ip_addresses", "key_type", "validity_days", "common_name")
+#: Inputs whose change replaces the CA and the server certificate.
+CERT_REPLACE_INPUTS = ("key_type",)
+#: Inputs whose change re-issues the server certificate under the same CA (in place).
+CERT_REISSUE_INPUTS = ("dns_names", "ip_addresses", "validity_days", "common_name")
 #: Inputs that can change in place (they only influence the next diff).
 CERT_UPDATE_INPUTS = ("renew_before_days",)
+#: The CA outlives many server certificates: at least ten years, at least twice the server validity.
+MIN_CA_VALIDITY_DAYS = 3650
 CERT_SECRET_OUTPUTS = ["key_pem", "ca_key_pem"]
 SECRET_REPLACE_INPUTS = ("nbytes",)
 
@@ -61,50 +69,76 @@ class SuperLinkCertificateProvider(pulumi.dynamic.ResourceProvider):
         if props.get("key_type", KEY_TYPE) != KEY_TYPE:
             raise ValueError(f"unsupported key_type {props.get('key_type')!r}; only {KEY_TYPE}")
         validity = int(props["validity_days"])
-        ca = tls.generate_ca(f"{props.get('common_name') or 'superlink'} CA", validity_days=validity, now=self._now)
+        ca = tls.generate_ca(f"{props.get('common_name') or 'superlink'} CA",
+                             validity_days=max(MIN_CA_VALIDITY_DAYS, 2 * validity), now=self._now)
+        outs = {"ca_cert_pem": ca.cert_pem, "ca_key_pem": ca.key_pem, **self._issue(ca, props)}
+        return pulumi.dynamic.CreateResult(id_=outs["fingerprint"], outs=outs)
+
+    def _issue(self, ca: Any, props: dict[str, Any]) -> dict[str, Any]:
+        """A server certificate for `props` signed by `ca`, as outputs (inputs echoed for the next diff)."""
+        from federation import tls
+
         cert = tls.issue_server_certificate(
             ca,
             dns_names=list(props.get("dns_names") or []),
             ip_addresses=list(props.get("ip_addresses") or []),
-            validity_days=validity,
+            validity_days=int(props["validity_days"]),
             common_name=props.get("common_name") or "superlink",
             now=self._now,
         )
         info = tls.certificate_info(cert.cert_pem)
-        outs = {
-            **{k: props.get(k) for k in (*CERT_REPLACE_INPUTS, *CERT_UPDATE_INPUTS)},
+        return {
+            **{k: props.get(k) for k in (*CERT_REPLACE_INPUTS, *CERT_REISSUE_INPUTS, *CERT_UPDATE_INPUTS)},
             "cert_pem": cert.cert_pem,
             "key_pem": cert.key_pem,
-            "ca_cert_pem": ca.cert_pem,
-            "ca_key_pem": ca.key_pem,
             "fingerprint": info.fingerprint_sha256,
             "not_after": info.not_after.isoformat(),
         }
-        return pulumi.dynamic.CreateResult(id_=info.fingerprint_sha256, outs=outs)
 
-    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> pulumi.dynamic.DiffResult:
+    def _replace_reasons(self, olds: dict[str, Any], news: dict[str, Any]) -> list[str]:
         from federation import tls
 
-        replaces = [k for k in CERT_REPLACE_INPUTS if _normalised(k, olds.get(k)) != _normalised(k, news.get(k))]
+        reasons = [k for k in CERT_REPLACE_INPUTS if olds.get(k) != news.get(k)]
+        if not (olds.get("cert_pem") and olds.get("ca_cert_pem") and olds.get("ca_key_pem")):
+            reasons.append("cert_pem")  # nothing usable in state
+        elif tls.needs_renewal(olds["ca_cert_pem"], now=self._now, renew_before_days=int(news.get("validity_days") or 0)
+                               + int(news.get("renew_before_days") or 0)):
+            reasons.append("ca_cert_pem")  # the CA cannot sign a full-length server certificate any more
+        return sorted(set(reasons))
+
+    def _reissue_reasons(self, olds: dict[str, Any], news: dict[str, Any]) -> list[str]:
+        from federation import tls
+
+        reasons = [k for k in CERT_REISSUE_INPUTS if _normalised(k, olds.get(k)) != _normalised(k, news.get(k))]
         cert_pem = olds.get("cert_pem")
-        if not cert_pem:
-            replaces.append("cert_pem")  # nothing usable in state
-        else:
+        if cert_pem:
             if not tls.sans_match(cert_pem, list(news.get("dns_names") or []), list(news.get("ip_addresses") or [])):
-                replaces.append("dns_names")
+                reasons.append("dns_names")
             if tls.needs_renewal(cert_pem, renew_before_days=int(news.get("renew_before_days") or 0), now=self._now):
-                replaces.append("cert_pem")
-        replaces = sorted(set(replaces))
+                reasons.append("cert_pem")
+        return sorted(set(reasons))
+
+    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> pulumi.dynamic.DiffResult:
+        replaces = self._replace_reasons(olds, news)
+        reissue = [] if replaces else self._reissue_reasons(olds, news)
         updates = [k for k in CERT_UPDATE_INPUTS if olds.get(k) != news.get(k)]
+        stables = [] if replaces else ["ca_cert_pem", "ca_key_pem"]
+        if not replaces and not reissue:
+            stables += ["cert_pem", "key_pem", "fingerprint", "not_after"]
         return pulumi.dynamic.DiffResult(
-            changes=bool(replaces or updates),
+            changes=bool(replaces or reissue or updates),
             replaces=replaces,
-            stables=["ca_cert_pem", "ca_key_pem", "cert_pem", "key_pem", "fingerprint", "not_after"] if not replaces else [],
+            stables=stables,
             delete_before_replace=False,
         )
 
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> pulumi.dynamic.UpdateResult:
+        from federation import tls
+
         outs = {k: v for k, v in olds.items() if k != "__provider"}
+        if self._reissue_reasons(olds, news):
+            ca = tls.CertificateAuthority(cert_pem=olds["ca_cert_pem"], key_pem=olds["ca_key_pem"])
+            outs.update(self._issue(ca, news))
         outs.update({k: news.get(k) for k in CERT_UPDATE_INPUTS})
         return pulumi.dynamic.UpdateResult(outs=outs)
 

@@ -79,48 +79,83 @@ def test_diff_ignores_san_order(created: dict[str, Any]) -> None:
     assert diff.changes is False and diff.replaces == []
 
 
+def assert_reissued_under_same_ca(provider: SuperLinkCertificateProvider, olds: dict[str, Any], news: dict[str, Any]) -> None:
+    """diff answers an in-place update; update issues a new server certificate signed by the stored CA."""
+    diff = provider.diff("id", olds, news)
+    assert diff.changes is True and diff.replaces == []
+    assert diff.stables is not None and {"ca_cert_pem", "ca_key_pem"} <= set(diff.stables)
+    assert "cert_pem" not in diff.stables
+    result = provider.update("id", olds, news)
+    assert result.outs is not None
+    outs = result.outs
+    assert outs["ca_cert_pem"] == olds["ca_cert_pem"] and outs["ca_key_pem"] == olds["ca_key_pem"]
+    assert outs["cert_pem"] != olds["cert_pem"] and outs["key_pem"] != olds["key_pem"]
+    tls.verify_chain(outs["cert_pem"], olds["ca_cert_pem"], server_name="127.0.0.1", now=provider._now)
+    assert tls.sans_match(outs["cert_pem"], news["dns_names"], news["ip_addresses"])
+    assert outs["fingerprint"] == tls.certificate_info(outs["cert_pem"]).fingerprint_sha256
+    # The next plan is quiet again.
+    again = provider.diff("id", outs, news)
+    assert again.changes is False
+
+
 @pytest.mark.parametrize(
-    ("change", "replaced"),
+    "change",
     [
-        ({"dns_names": [*DNS, "superlink2.example.com"]}, "dns_names"),
-        ({"dns_names": [d for d in DNS if d != "superlink.example.com"]}, "dns_names"),
-        ({"ip_addresses": [*IPS, "192.0.2.7"]}, "ip_addresses"),
-        ({"validity_days": 365}, "validity_days"),
-        ({"key_type": "ECDSA-P384"}, "key_type"),
+        {"dns_names": [*DNS, "superlink2.example.com"]},
+        {"dns_names": [d for d in DNS if d != "superlink.example.com"]},
+        {"ip_addresses": [*IPS, "192.0.2.7"]},
+        {"validity_days": 365},
+        {"common_name": "superlink-2"},
     ],
 )
-def test_meaningful_input_changes_replace(created: dict[str, Any], change: dict[str, Any], replaced: str) -> None:
-    diff = SuperLinkCertificateProvider().diff(created["id"], created, inputs(**change))
-    assert diff.changes is True
-    assert diff.replaces is not None and replaced in diff.replaces
+def test_meaningful_changes_reissue_the_server_certificate_under_the_same_ca(created: dict[str, Any], change: dict[str, Any]) -> None:
+    assert_reissued_under_same_ca(SuperLinkCertificateProvider(), created, inputs(**change))
 
 
-def test_a_stored_certificate_whose_sans_drifted_is_replaced(created: dict[str, Any]) -> None:
+def test_a_key_type_change_replaces_ca_and_certificate(created: dict[str, Any]) -> None:
+    diff = SuperLinkCertificateProvider().diff(created["id"], created, inputs(key_type="ECDSA-P384"))
+    assert diff.changes is True and diff.replaces == ["key_type"]
+
+
+def test_the_ca_outlives_the_server_certificate(created: dict[str, Any]) -> None:
+    ca = tls.certificate_info(created["ca_cert_pem"])
+    leaf = tls.certificate_info(created["cert_pem"])
+    assert (ca.not_after - leaf.not_after).days >= 3000
+
+
+def test_a_stored_certificate_whose_sans_drifted_is_reissued(created: dict[str, Any]) -> None:
     # State says the inputs were the new ones, but the certificate itself lacks the new SAN.
     news = inputs(dns_names=[*DNS, "new.example.com"])
     olds = {**created, "dns_names": news["dns_names"]}
-    diff = SuperLinkCertificateProvider().diff(created["id"], olds, news)
-    assert diff.replaces == ["dns_names"]
+    assert_reissued_under_same_ca(SuperLinkCertificateProvider(), olds, news)
 
 
-def test_a_certificate_inside_its_renew_window_is_replaced() -> None:
+def test_a_certificate_inside_its_renew_window_is_reissued() -> None:
     issued = datetime(2025, 1, 1, tzinfo=UTC)
     olds = SuperLinkCertificateProvider(now=issued).create(inputs(validity_days=90, renew_before_days=15)).outs
     assert olds is not None
     before_window = SuperLinkCertificateProvider(now=issued + timedelta(days=74))
-    assert before_window.diff("id", olds, inputs()).replaces == []
-    in_window = SuperLinkCertificateProvider(now=issued + timedelta(days=76))
-    diff = in_window.diff("id", olds, inputs())
-    assert diff.changes is True and diff.replaces == ["cert_pem"]
+    assert before_window.diff("id", olds, inputs()).changes is False
+    assert_reissued_under_same_ca(SuperLinkCertificateProvider(now=issued + timedelta(days=76)), olds, inputs())
     # A wider renew window, changed in place, also triggers the renewal.
-    wider = before_window.diff("id", olds, inputs(renew_before_days=30))
-    assert wider.replaces == ["cert_pem"]
+    assert_reissued_under_same_ca(before_window, olds, inputs(renew_before_days=30))
 
 
 def test_real_clock_renewal_of_an_old_certificate() -> None:
     olds = SuperLinkCertificateProvider(now=datetime.now(UTC) - timedelta(days=80)).create(inputs()).outs
     assert olds is not None
-    assert SuperLinkCertificateProvider().diff("id", olds, inputs()).replaces == ["cert_pem"]
+    assert_reissued_under_same_ca(SuperLinkCertificateProvider(), olds, inputs())
+
+
+def test_an_expiring_ca_is_replaced() -> None:
+    issued = datetime(2025, 1, 1, tzinfo=UTC)
+    olds = SuperLinkCertificateProvider(now=issued).create(inputs()).outs
+    assert olds is not None
+    ca_end = tls.certificate_info(olds["ca_cert_pem"]).not_after
+    late = SuperLinkCertificateProvider(now=ca_end - timedelta(days=100))  # 100 days left < 90 + 15 needed
+    assert late.diff("id", olds, inputs()).replaces == ["ca_cert_pem"]
+    early = SuperLinkCertificateProvider(now=ca_end - timedelta(days=200))
+    assert early.diff("id", olds, inputs()).replaces == []
 
 
 def test_missing_certificate_in_state_is_replaced() -> None:
