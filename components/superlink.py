@@ -11,6 +11,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.keys import SharedSecret, SuperLinkCertificate
+from components.pools import depends_on_list
 from federation import flower
 from federation.loading import parse_spec
 from federation.manifests import hub
@@ -68,7 +69,8 @@ class SuperLink(pulumi.ComponentResource):
     ``<name>-<kind>-<object name>``. Pass the hub's ``k8s.Provider`` with
     ``opts=ResourceOptions(providers=[hub_provider])``: children inherit it.
 
-    Ordering: every object depends on the Namespace (when created); Deployments also on the
+    Ordering: every object depends on the component's own ``depends_on`` (e.g. a namespace the caller
+    created with ``hub.createNamespace: false``) and on the Namespace (when created); Deployments also on the
     ServiceAccounts, Secrets and PVC. Every Kubernetes child has an explicit ``metadata.name`` and
     ``delete_before_replace=True``; immutable fields are in ``replace_on_changes``
     (:data:`REPLACE_ON_CHANGES`). Replacing the PVC (a storage class change) loses the state.
@@ -136,9 +138,11 @@ class SuperLink(pulumi.ComponentResource):
 
         namespace_res: pulumi.CustomResource | None = None
         prerequisites: list[pulumi.Resource] = []
+        # The component's own depends_on (e.g. a namespace the caller created) reaches every object.
+        inherited = depends_on_list(opts)
         for obj in hub.hub_objects(spec, tls_material=HubSecrets(**material)):
             kind = obj["kind"]
-            depends_on: list[pulumi.Resource] = []
+            depends_on: list[pulumi.Resource] = [*inherited]
             if namespace_res is not None:
                 depends_on.append(namespace_res)
             if kind == "Deployment":
