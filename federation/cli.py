@@ -8,18 +8,25 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated
 
 import typer
-from rich.console import Console
 
+from federation.cli_support import (
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    FileOpt,
+    StackOpt,
+    StacksDirOpt,
+    err,
+    fail_bad_input,
+    out,
+    resolve_spec,
+)
 from federation.errors import Problem, SpecError
-from federation.loading import DEFAULT_STACKS_DIR, load_file, stack_file
+from federation.loading import DEFAULT_STACKS_DIR, stack_file
 from federation.local.cli import local_app
 from federation.spec import FederationSpec
-
-EXIT_FAILED = 1
-EXIT_BAD_INPUT = 2
 
 app = typer.Typer(
     name="flower-federation",
@@ -29,38 +36,10 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
-
-
 
 @app.callback()
 def _root() -> None:
     """Declare a Flower federation once; validate it, run it locally, or deploy it with Pulumi and OCM."""
-
-
-StackOpt = Annotated[str | None, typer.Option("--stack", "-s", help="Stack name: reads stacks/Pulumi.<stack>.yaml.")]
-FileOpt = Annotated[Path | None, typer.Option("--file", "-f", help="A stack config file to read instead.")]
-StacksDirOpt = Annotated[Path, typer.Option("--stacks-dir", help="Directory of the stack files.")]
-
-
-def fail_bad_input(exc: SpecError) -> NoReturn:
-    """Print every problem on its own line to stderr and exit 2."""
-    for problem in exc.problems:
-        err.print(str(problem), markup=False)
-    raise typer.Exit(EXIT_BAD_INPUT)
-
-
-def resolve_spec(stack: str | None, file: Path | None, stacks_dir: Path) -> FederationSpec:
-    """Load the spec named by `--stack` or `--file` (exactly one), exiting 2 on bad input."""
-    if (stack is None) == (file is None):
-        err.print("error: give exactly one of --stack NAME or --file PATH")
-        raise typer.Exit(EXIT_BAD_INPUT)
-    path = file if file is not None else stack_file(str(stack), stacks_dir)
-    try:
-        return load_file(path)
-    except SpecError as exc:
-        fail_bad_input(exc)
 
 
 def _selection_summary(spec: FederationSpec, index: int) -> list[str]:
@@ -132,7 +111,7 @@ def main() -> None:
         app()
     except KeyboardInterrupt:
         err.print("interrupted")
-        sys.exit(130)
+        sys.exit(EXIT_INTERRUPTED)
 
 
 OutOpt = Annotated[Path, typer.Option("--out", "-o", help="Directory to write the YAML files to.")]

@@ -9,25 +9,29 @@ from types import FrameType
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+from federation.cli_support import (
+    EXIT_BAD_INPUT,
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    FileOpt,
+    StackOpt,
+    StacksDirOpt,
+    err,
+    out,
+    resolve_spec,
+)
 from federation.loading import DEFAULT_STACKS_DIR
 from federation.local.progress import RunProgress
 from federation.local.runner import LocalFederation, LocalRunError, RunResult, default_app
 from federation.spec import FederationSpec
-
-EXIT_FAILED = 1
-EXIT_BAD_INPUT = 2
 
 local_app = typer.Typer(
     name="local",
     help="Run the federation on this machine with real Flower processes (no cluster).",
     no_args_is_help=True,
 )
-
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
@@ -62,17 +66,15 @@ def _print_result(result: RunResult, rounds: int) -> None:
 
 @local_app.command("up")
 def up(
-    stack: Annotated[str | None, typer.Option("--stack", "-s", help="Stack name: reads stacks/Pulumi.<stack>.yaml.")] = None,
-    file: Annotated[Path | None, typer.Option("--file", "-f", help="A stack config file to read instead.")] = None,
-    stacks_dir: Annotated[Path, typer.Option("--stacks-dir", help="Directory of the stack files.")] = DEFAULT_STACKS_DIR,
+    stack: StackOpt = None,
+    file: FileOpt = None,
+    stacks_dir: StacksDirOpt = DEFAULT_STACKS_DIR,
     app: Annotated[Path | None, typer.Option("--app", help="Flower App directory (default: examples/quickstart-numpy).")] = None,
     rounds: Annotated[int | None, typer.Option("--rounds", min=1, help="Server rounds (default: local.rounds).")] = None,
     workdir: Annotated[Path | None, typer.Option("--workdir", help="Work dir for all state and logs (kept).")] = None,
     keep: Annotated[bool, typer.Option("--keep", help="Keep the work dir (logs, state, certificates).")] = False,
 ) -> None:
     """Start a SuperLink and the SuperNodes of every pool on 127.0.0.1, run the app, tear everything down."""
-    from federation.cli import resolve_spec  # here: federation.cli imports this module
-
     spec = resolve_spec(stack, file, stacks_dir)
     if app is not None and not (app / "pyproject.toml").is_file():
         err.print(f"--app: {app} is not a Flower App directory (no pyproject.toml)")
@@ -105,7 +107,7 @@ def up(
         raise typer.Exit(EXIT_FAILED) from None
     except KeyboardInterrupt:
         err.print("interrupted: stopping the federation")
-        raise typer.Exit(130) from None
+        raise typer.Exit(EXIT_INTERRUPTED) from None
     finally:
         if result is not None and not result.ok:
             fed.keep = True
