@@ -5,10 +5,16 @@ object that is already gone):
 
 1. :class:`~components.superlink.SuperLink` — the hub (namespace, key material, SuperLink, ...);
 2. one :class:`~components.pools.SuperNodePool` per pool (Placement + the cluster-set bindings it
-   owns), each depending on the hub and on the earlier pools (a later pool may use a binding an
-   earlier one owns);
-3. :class:`~components.addon.FlowerAddon` (CMA, AddOnTemplates, ADCs), depending on every pool;
-4. one :class:`~components.clientapps.ClientAppDistribution` per ClientApp, depending on the addon.
+   owns), each depending on the hub and on the earlier pools that own a binding it uses;
+3. :class:`~components.addon.FlowerAddon` (CMA, AddOnTemplates, ADCs), depending on the hub and on
+   every pool's Placement (whose bindings come before it);
+4. one :class:`~components.clientapps.ClientAppDistribution` per ClientApp, depending on its own pools
+   and on the addon's ClusterManagementAddOn (which itself depends on everything of the addon).
+
+Dependencies are as narrow as that on purpose: the SDK expands a dependency on a component into all
+of its children and checks every edge for cycles by walking the graph, so depending on every earlier
+pool (or on the whole addon) costs O(pools^2) edges and made `pulumi preview` superlinear
+(benchmarks/bench_program.py).
 
 Pass the hub's Kubernetes provider with ``opts=ResourceOptions(providers=[hub_provider])``: every
 child inherits it.
@@ -23,6 +29,7 @@ from components.clientapps import ClientAppDistribution
 from components.pools import SuperNodePool, depends_on_list
 from components.superlink import SuperLink
 from federation.loading import parse_spec
+from federation.manifests import ocm
 
 TYPE_TOKEN = "flower-federation:index:Federation"  # noqa: S105 - a type token
 
@@ -69,19 +76,23 @@ class Federation(pulumi.ComponentResource):
             child(),
         )
         self.pools: list[SuperNodePool] = []
+        by_name: dict[str, SuperNodePool] = {}
+        owners = ocm.binding_owners(spec)
         for pool in spec.pools:
-            self.pools.append(SuperNodePool(
+            uses = dict.fromkeys(owners[s] for s in pool.selection.cluster_sets if owners[s] != pool.name)
+            by_name[pool.name] = SuperNodePool(
                 f"{name}-pool-{pool.name}", {"federation": declaration, "pool": pool.name},
-                child(self.superlink, *self.pools),
-            ))
+                child(self.superlink, *(by_name[o] for o in uses)),
+            )
+            self.pools.append(by_name[pool.name])
         self.addon = FlowerAddon(
             f"{name}-addon",
             {"federation": declaration, "ca_certificate": self.superlink.ca_certificate, "superlink_address": None},
-            child(self.superlink, *self.pools),
+            child(self.superlink, *(p.placement for p in self.pools)),
         )
         self.client_apps = [
             ClientAppDistribution(f"{name}-clientapp-{app.name}", {"federation": declaration, "client_app": app.name},
-                                  child(*self.pools, self.addon))
+                                  child(*(by_name[p] for p in app.pools), self.addon.cluster_management_addon))
             for app in spec.client_apps
         ]
 
