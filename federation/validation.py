@@ -149,6 +149,7 @@ def _pools(spec: FederationSpec) -> Iterator[Problem]:
     seen: dict[str, int] = {}
     manual = spec.distribution.ocm.install_strategy == "Manual"
     listed: dict[str, str] = {}
+    targeted = {name for app in spec.client_apps for name in app.pools}
     for i, pool in enumerate(spec.pools):
         path = f"federation.pools[{i}]"
         if pool.name in seen:
@@ -182,7 +183,7 @@ def _pools(spec: FederationSpec) -> Iterator[Problem]:
             if key in RESERVED_NODE_CONFIG_KEYS:
                 yield Problem(f"{path}.nodeConfig.{key}", "is set by flower-federation (the managed cluster's name)")
         yield from _rollout(f"{path}.rolloutStrategy", pool.rollout_strategy, _decision_groups(pool))
-        if pool.isolation == "process" and not any(pool.name in a.pools for a in spec.client_apps):
+        if pool.isolation == "process" and pool.name not in targeted:
             yield Problem(
                 f"{path}.isolation",
                 f"pool {pool.name!r} runs ClientApps in separate SuperExec pods but no clientApps entry targets it",
@@ -194,8 +195,12 @@ def client_app_gpu(spec: FederationSpec, app_index: int) -> GpuSpec | None:
     app = spec.client_apps[app_index]
     if app.gpu is not None:
         return app.gpu
-    gpus = [spec.pool(n).gpu for n in app.pools if any(p.name == n for p in spec.pools)]
-    return gpus[0] if gpus else None
+    for name in app.pools:
+        try:
+            return spec.pool(name).gpu  # the first known pool, as before
+        except KeyError:
+            continue
+    return None
 
 
 def _client_apps(spec: FederationSpec) -> Iterator[Problem]:

@@ -792,8 +792,9 @@ def problems(spec: FederationSpec) -> Iterator[Problem]:
         if size > limit:
             yield Problem(path, f"AddOnTemplate {template_name(spec, pool)!r} is {size} bytes (JSON), over "
                                 f"distribution.ocm.maxManifestBytes ({limit})")
+    pool_names = {p.name for p in spec.pools}
     for i, app in enumerate(spec.client_apps):
-        if not any(p.name in app.pools for p in spec.pools):
+        if not any(name in pool_names for name in app.pools):
             continue
         size = compact_size(manifest_work_replica_set(spec, i))
         if size > limit:
