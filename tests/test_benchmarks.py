@@ -1,0 +1,75 @@
+"""Smoke tests of the benchmark scripts: they run at the smallest sizes and write well-formed reports.
+
+No timing assertions: the figures are whatever the machine gives. bench_local starts real Flower
+processes and takes minutes, so only its argument parsing is tested here.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from benchmarks import bench_cli, bench_local, bench_objects, bench_program
+
+KEYS = {"benchmark", "title", "generated", "machine", "method", "tables", "targets", "data", "notes"}
+
+
+def read_report(out: Path, name: str) -> dict:
+    data = json.loads((out / f"{name}.json").read_text())
+    assert set(data) >= KEYS
+    assert data["benchmark"] == name
+    assert {"nproc", "cpu", "python", "packages"} <= set(data["machine"])
+    for table in data["tables"]:
+        assert table["rows"] and all(len(row) == len(table["columns"]) for row in table["rows"])
+    for target in data["targets"]:
+        assert {"name", "target", "value", "met"} <= set(target)
+        assert target["met"] in (True, False, None)
+    md = (out / f"{name}.md").read_text()
+    assert md.startswith("## ") and "| " in md
+    return data
+
+
+def test_bench_program_smallest(tmp_path: Path) -> None:
+    bench_program.main(["--sizes", "1", "--pairs", "1", "--out", str(tmp_path)])
+    data = read_report(tmp_path, "program")
+    runs = data["data"]["runs"]
+    assert [r["which"] for r in runs] == ["ours", "hand"]
+    # both programs registered the same custom resources
+    assert runs[0]["keys_digest"] == runs[1]["keys_digest"]
+    assert runs[0]["custom_resources"] == runs[1]["custom_resources"] > 0
+    assert runs[1]["components"] == 0 < runs[0]["components"]
+
+
+def test_bench_objects_smallest(tmp_path: Path) -> None:
+    bench_objects.main(["--clusters", "1", "10", "--pools", "1", "2", "--out", str(tmp_path)])
+    data = read_report(tmp_path, "objects")
+    ocm = data["data"]["ocm"]
+    assert ocm[0][1] == ocm[1][1]  # flat in the cluster count
+    manual = data["data"]["manual"]
+    assert manual[1][1] > manual[0][1]  # Manual mode lists clusters
+    assert all(t["met"] for t in data["targets"])
+
+
+def test_bench_cli_smallest(tmp_path: Path) -> None:
+    bench_cli.main(["--validate-pools", "2", "--render-pools", "1", "--runs", "1", "--cli-runs", "1",
+                    "--out", str(tmp_path)])
+    data = read_report(tmp_path, "cli")
+    assert len(data["targets"]) == 4
+    assert {"validate_parse_spec", "validate_cli", "render_planned_objects", "render_cli"} <= set(data["data"])
+
+
+def test_bench_local_arguments() -> None:
+    assert bench_local.parse_args(["--quick"]).runs == 1
+    args = bench_local.parse_args(["--runs", "4", "--rounds", "3", "--out", "x"])
+    assert (args.runs, args.rounds, args.out) == (4, 3, Path("x"))
+    assert bench_local.ours_argv(2)[-4:] == ["--stack", "dev", "--rounds", "2"]
+
+
+@pytest.mark.parametrize("module", [bench_program, bench_objects, bench_cli, bench_local])
+def test_scripts_default_out_is_git_ignored(module: object) -> None:
+    from benchmarks.common import DEFAULT_OUT
+
+    ignore = (Path(bench_program.__file__).parent / ".gitignore").read_text().split()
+    assert DEFAULT_OUT.name + "/" in ignore
