@@ -91,8 +91,7 @@ def print_summary(spec: FederationSpec, source: str) -> None:
     for app_ in spec.client_apps:
         lines.append(f"  clientApp  {app_.name}: {app_.image} -> pools {', '.join(app_.pools)}, "
                      f"rollout {app_.rollout_strategy.type}")
-    for line in lines:
-        out.print(line, markup=False)
+    out.print("\n".join(lines), markup=False)
 
 
 @app.command()

@@ -136,7 +136,7 @@ class _UniqueKeyLoader(yaml.SafeLoader):
     """A SafeLoader that rejects duplicate mapping keys instead of keeping the last one."""
 
 
-def _construct_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+def _construct_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
     seen: set[Any] = set()
     for key_node, _ in node.value:
         key = loader.construct_object(key_node, deep=deep)
@@ -149,6 +149,25 @@ def _construct_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: b
 
 
 _UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+_FastUniqueKeyLoader: type[Any] | None = None
+if hasattr(yaml, "CSafeLoader"):  # libyaml: ~5x faster on big stack files
+
+    class _CUniqueKeyLoader(yaml.CSafeLoader):
+        """The libyaml-backed twin of :class:`_UniqueKeyLoader`."""
+
+    _CUniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+    _FastUniqueKeyLoader = _CUniqueKeyLoader
+
+
+def _load_yaml(text: str) -> Any:
+    """Parse with libyaml when present; on any error re-parse with the pure loader, whose messages we report."""
+    if _FastUniqueKeyLoader is not None:
+        try:
+            return yaml.load(text, Loader=_FastUniqueKeyLoader)  # noqa: S506 - a CSafeLoader subclass
+        except yaml.YAMLError:
+            pass
+    return yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
 
 
 def stack_file(stack: str, stacks_dir: Path = DEFAULT_STACKS_DIR) -> Path:
@@ -166,7 +185,7 @@ def read_stack_config(path: Path, key: str = STACK_CONFIG_KEY, *, required: bool
     except OSError as exc:
         raise SpecError([Problem(where, f"cannot read: {exc.strerror}")]) from None
     try:
-        doc = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+        doc = _load_yaml(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         at = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from functools import cached_property
 from typing import Annotated, Literal
 
 from pydantic import (
@@ -480,12 +481,17 @@ class FederationSpec(Model):
         """Namespace of the Placements, bindings, AddOnDeploymentConfigs and MWRS."""
         return self.distribution.ocm.namespace or self.hub.namespace
 
+    @cached_property
+    def pools_by_name(self) -> dict[str, PoolSpec]:
+        """Pools by name (the first of duplicates, which validation rejects)."""
+        index: dict[str, PoolSpec] = {}
+        for pool in self.pools:
+            index.setdefault(pool.name, pool)
+        return index
+
     def pool(self, name: str) -> PoolSpec:
         """The pool called `name` (KeyError if absent)."""
-        for pool in self.pools:
-            if pool.name == name:
-                return pool
-        raise KeyError(name)
+        return self.pools_by_name[name]
 
     def superexec_image(self) -> str | None:
         """The ServerApp SuperExec image, if any."""

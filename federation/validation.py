@@ -204,7 +204,7 @@ def client_app_gpu(spec: FederationSpec, app_index: int) -> GpuSpec | None:
 
 
 def _client_apps(spec: FederationSpec) -> Iterator[Problem]:
-    pools = {p.name: p for p in spec.pools}
+    pools = spec.pools_by_name
     seen: dict[str, int] = {}
     served: dict[str, str] = {}
     for i, app in enumerate(spec.client_apps):

@@ -696,7 +696,7 @@ def manifest_work_replica_set(spec: FederationSpec, app_index: int) -> Obj:
     advances the rollout.
     """
     app = spec.client_apps[app_index]
-    pools = {p.name: p for p in spec.pools}
+    pools = spec.pools_by_name
     deployment = clientapp_deployment(spec, app_index)
     template: Obj = {
         "workload": {"manifests": [deployment]},
@@ -738,14 +738,19 @@ def all_objects(spec: FederationSpec, *, ca_certificate: str | None, superlink_a
     return out
 
 
+def compact_json(obj: Any) -> str:
+    """The compact JSON encoding (what the API server stores, roughly; OCM substitutes variables in it)."""
+    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
+
+
 def compact_size(obj: Any) -> int:
-    """Bytes of the compact JSON encoding (what the API server stores, roughly)."""
-    return len(json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode())
+    """Bytes of the compact JSON encoding."""
+    return len(compact_json(obj).encode())
 
 
 def template_variables(obj: Any) -> set[str]:
-    """Every `{{NAME}}` token in the JSON text of `obj`."""
-    return {m.strip() for m in _TOKEN.findall(json.dumps(obj))}
+    """Every `{{NAME}}` token in the JSON text of `obj` (or in `obj` itself when it is that text)."""
+    return {m.strip() for m in _TOKEN.findall(obj if isinstance(obj, str) else compact_json(obj))}
 
 
 def adc_variables(adc: Obj) -> dict[str, str]:
@@ -783,12 +788,13 @@ def problems(spec: FederationSpec) -> Iterator[Problem]:
         except ValueError as exc:
             yield Problem(path, str(exc))
             continue
-        used = template_variables(template) - BUILTIN_VARIABLES
+        text = compact_json(template)
+        used = template_variables(text) - BUILTIN_VARIABLES
         configs = applicable_configs(spec, pool, address)
         for var in sorted(used):
             if any(var not in adc_variables(c) for c in configs):
                 yield Problem(path, f"template uses {{{{{var}}}}} which no AddOnDeploymentConfig defines")
-        size = compact_size(template)
+        size = len(text.encode())
         if size > limit:
             yield Problem(path, f"AddOnTemplate {template_name(spec, pool)!r} is {size} bytes (JSON), over "
                                 f"distribution.ocm.maxManifestBytes ({limit})")
