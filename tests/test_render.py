@@ -169,3 +169,11 @@ def test_check_writes_pack_config(tmp_path: Path) -> None:
     config = json.loads(target.read_text())
     assert config["supernode-auth-in-production"] == {
         "enforcementLevel": "mandatory", "production": True, "allowInsecure": False, "requireImageDigests": True}
+
+
+def test_libyaml_and_pure_python_dumpers_write_the_same_bytes() -> None:
+    from federation.render import _PureDumper
+
+    spec = load_stack("prod", STACKS)
+    for obj in render.planned_objects(spec, material=render.generate_material(spec)):
+        assert render.to_yaml(obj) == render.to_yaml(obj, dumper=_PureDumper)
