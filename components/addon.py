@@ -32,6 +32,20 @@ class FlowerAddonArgs(TypedDict):
     """PEM of the CA that signed the SuperLink certificate (public; required unless TLS is off)."""
     superlink_address: pulumi.Input[str] | None
     """HOST:PORT the SuperNodes dial; default: derived from `hub.exposure`."""
+    placement_names: pulumi.Input[list[str]] | None
+    """The pools' Placement names, in pool order: pass the `placementName` outputs of the pools' `SuperNodePool`s.
+
+    The ClusterManagementAddOn takes them from these outputs, so it depends on exactly those Placements
+    (created before it, deleted after it) without every addon object depending on every pool.
+    Default: the names derived from the declaration, with no dependency."""
+
+
+def _checked_cma(spec: FederationSpec, names: list[str]) -> Any:
+    cma = ocm.cluster_management_addon(spec)
+    expected = [ocm.placement_name(spec, p) for p in spec.pools]
+    if list(names) != expected:
+        raise ValueError(f"placement_names {list(names)} do not match the declaration's pools {expected}")
+    return cma["spec"]
 
 
 def _checked_template(spec: FederationSpec, pool: PoolSpec, ca: str | None) -> Any:
@@ -91,8 +105,11 @@ class FlowerAddon(pulumi.ComponentResource):
                     self.configs.append(cfg)
                     cluster_configs[cluster] = cfg
 
+        placement_names = args.get("placement_names")
         self.cluster_management_addon = custom_resource(
             f"{name}-cma", ocm.cluster_management_addon(spec), opts_(*self.templates, *self.configs),
+            spec=None if placement_names is None else pulumi.Output.from_input(placement_names).apply(
+                lambda names: _checked_cma(spec, names)),
         )
         for pool in spec.pools:
             template = per_pool[pool.name]

@@ -6,15 +6,16 @@ object that is already gone):
 1. :class:`~components.superlink.SuperLink` — the hub (namespace, key material, SuperLink, ...);
 2. one :class:`~components.pools.SuperNodePool` per pool (Placement + the cluster-set bindings it
    owns), each depending on the hub and on the earlier pools that own a binding it uses;
-3. :class:`~components.addon.FlowerAddon` (CMA, AddOnTemplates, ADCs), depending on the hub and on
-   every pool's Placement (whose bindings come before it);
+3. :class:`~components.addon.FlowerAddon` (CMA, AddOnTemplates, ADCs), depending on the hub; its
+   ClusterManagementAddOn takes the pools' Placement names from their outputs, so it alone depends on
+   every Placement (whose bindings come before it);
 4. one :class:`~components.clientapps.ClientAppDistribution` per ClientApp, depending on its own pools
    and on the addon's ClusterManagementAddOn (which itself depends on everything of the addon).
 
 Dependencies are as narrow as that on purpose: the SDK expands a dependency on a component into all
 of its children and checks every edge for cycles by walking the graph, so depending on every earlier
-pool (or on the whole addon) costs O(pools^2) edges and made `pulumi preview` superlinear
-(benchmarks/bench_program.py).
+pool, or giving every addon object every Placement, costs O(pools^2) edges and made `pulumi preview`
+superlinear (benchmarks/bench_program.py).
 
 Pass the hub's Kubernetes provider with ``opts=ResourceOptions(providers=[hub_provider])``: every
 child inherits it.
@@ -87,8 +88,9 @@ class Federation(pulumi.ComponentResource):
             self.pools.append(by_name[pool.name])
         self.addon = FlowerAddon(
             f"{name}-addon",
-            {"federation": declaration, "ca_certificate": self.superlink.ca_certificate, "superlink_address": None},
-            child(self.superlink, *(p.placement for p in self.pools)),
+            {"federation": declaration, "ca_certificate": self.superlink.ca_certificate, "superlink_address": None,
+             "placement_names": pulumi.Output.all(*[p.placement_name for p in self.pools]).apply(list)},
+            child(self.superlink),
         )
         self.client_apps = [
             ClientAppDistribution(f"{name}-clientapp-{app.name}", {"federation": declaration, "client_app": app.name},

@@ -108,11 +108,15 @@ def test_components_compose_in_destroy_safe_order(pulumi_mocks: Any) -> None:
     namespace = "fl-superlink-namespace-flower-prod"
     assert namespace in deps("fl-pool-cpu")
     assert {namespace, "fl-pool-cpu-placement"} <= deps("fl-pool-gpu")
-    assert {namespace, "fl-pool-cpu-placement", "fl-pool-gpu-placement"} <= deps("fl-addon")
+    assert namespace in deps("fl-addon")
     assert {"fl-addon-cma", "fl-pool-cpu-placement"} <= deps("fl-clientapp-trainer-cpu")
     # ... and hands it down to the objects, so destroy removes ClientApps, then the addon, then pools, then the hub.
     assert {"fl-addon-cma", "fl-pool-cpu-placement"} <= deps("fl-clientapp-trainer-cpu-mwrs")
-    assert "fl-pool-cpu-placement" in deps("fl-addon-cma")
+    # Only the ClusterManagementAddOn depends on the Placements (through their names); the templates and
+    # configs need only the hub, which keeps the dependency graph linear in the number of pools.
+    assert {"fl-pool-cpu-placement", "fl-pool-gpu-placement", "fl-addon-template-cpu", "fl-addon-config-gpu"} <= deps("fl-addon-cma")
+    assert namespace in deps("fl-addon-config-cpu")
+    assert not {"fl-pool-cpu-placement", "fl-pool-gpu-placement"} & deps("fl-addon-config-cpu")
     assert namespace in deps("fl-pool-cpu-placement")
     for child in ("fl-superlink", "fl-pool-cpu", "fl-addon", "fl-clientapp-trainer-gpu"):
         assert req[child].parent.endswith("::fl")

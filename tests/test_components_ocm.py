@@ -191,3 +191,28 @@ def test_reevaluation_is_identical(pulumi_mocks: Any) -> None:
         runs.append(sorted((r.typ, r.name, json.dumps(unwrap(r.inputs), sort_keys=True)) for r in recorder.resources))
     assert runs[0] == runs[1]
     assert len(runs[0]) > 10
+
+
+def test_addon_takes_placement_names_from_the_pools_and_rejects_wrong_ones(pulumi_mocks: Any) -> None:
+    data = VARIANTS["prod"]()
+    spec = parse_spec(data)
+
+    @pulumi.runtime.test
+    def wired() -> Any:
+        pools = [SuperNodePool(f"pool-{p.name}", {"federation": data, "pool": p.name}) for p in spec.pools]
+        addon = FlowerAddon("addon", {"federation": data, "ca_certificate": CA, "superlink_address": ADDRESS,
+                                      "placement_names": pulumi.Output.all(*[p.placement_name for p in pools]).apply(list)})
+        return pulumi.Output.all(addon.addon_name, *[p.placement_name for p in pools])
+
+    wired()
+    assert {"pool-cpu-placement", "pool-gpu-placement"} <= deps_of(pulumi_mocks, "addon-cma")
+    assert not {"pool-cpu-placement", "pool-gpu-placement"} & deps_of(pulumi_mocks, "addon-template-cpu")
+
+    @pulumi.runtime.test
+    def mismatched() -> Any:
+        addon = FlowerAddon("bad", {"federation": data, "ca_certificate": CA, "superlink_address": ADDRESS,
+                                    "placement_names": ["flower-prod-gpu", "flower-prod-cpu"]})
+        return addon.addon_name
+
+    with pytest.raises(Exception, match="do not match the declaration's pools"):
+        mismatched()

@@ -122,7 +122,7 @@ def test_schema_input_and_output_names(schema: dict[str, Any]) -> None:
     assert set(res["Federation"]["inputProperties"]) == {"federation", "existingCaCertificate"}
     assert set(res["SuperLink"]["inputProperties"]) == {"federation", "existingCaCertificate"}
     assert set(res["SuperNodePool"]["inputProperties"]) == {"federation", "pool"}
-    assert set(res["FlowerAddon"]["inputProperties"]) == {"federation", "caCertificate", "superlinkAddress"}
+    assert set(res["FlowerAddon"]["inputProperties"]) == {"federation", "caCertificate", "superlinkAddress", "placementNames"}
     assert set(res["ClientAppDistribution"]["inputProperties"]) == {"federation", "clientApp"}
     assert res["SuperNodePool"]["requiredInputs"] == ["federation", "pool"]
     assert sorted(res["ClientAppDistribution"]["requiredInputs"]) == ["clientApp", "federation"]

@@ -65,11 +65,13 @@ for pool in spec.pools:
         pulumi.ResourceOptions(depends_on=[namespace, *pools]),
     ))
 
-# The addon after every pool (its install Placements must exist; destroy removes it first).
+# The addon's ClusterManagementAddOn takes the Placement names from the pools' outputs, so it is
+# created after every Placement and destroyed before them; its other objects only need the namespace.
 addon = FlowerAddon(
     f"{spec.name}-addon",
-    {"federation": declaration, "superlink_address": superlink_address, "ca_certificate": ca_certificate},
-    pulumi.ResourceOptions(depends_on=pools),
+    {"federation": declaration, "superlink_address": superlink_address, "ca_certificate": ca_certificate,
+     "placement_names": pulumi.Output.all(*[p.placement_name for p in pools]).apply(list)},
+    pulumi.ResourceOptions(depends_on=[namespace]),
 )
 
 client_apps = [
