@@ -40,21 +40,23 @@ class FlowerAddonArgs(TypedDict):
     Default: the names derived from the declaration, with no dependency."""
 
 
-def _checked_cma(spec: FederationSpec, names: list[str]) -> Any:
-    cma = ocm.cluster_management_addon(spec)
-    expected = [ocm.placement_name(spec, p) for p in spec.pools]
-    if list(names) != expected:
-        raise ValueError(f"placement_names {list(names)} do not match the declaration's pools {expected}")
-    return cma["spec"]
 
 
-def _checked_template(spec: FederationSpec, pool: PoolSpec, ca: str | None) -> Any:
+def _checked_ca(spec: FederationSpec, pool: PoolSpec, ca: str | None) -> str | None:
+    """The CA PEM, once the pool's AddOnTemplate built with it is known to fit maxManifestBytes."""
     template = ocm.addon_template(spec, pool, ca)
     size = ocm.compact_size(template)
     limit = spec.distribution.ocm.max_manifest_bytes
     if size > limit:
         raise ValueError(f"AddOnTemplate {template['metadata']['name']!r} is {size} bytes, over maxManifestBytes ({limit})")
-    return template["spec"]
+    return ca
+
+
+def _checked_name(spec: FederationSpec, names: list[str], index: int) -> str:
+    expected = [ocm.placement_name(spec, p) for p in spec.pools]
+    if list(names) != expected:
+        raise ValueError(f"placement_names {list(names)} do not match the declaration's pools {expected}")
+    return expected[index]
 
 
 class FlowerAddon(pulumi.ComponentResource):
@@ -71,7 +73,6 @@ class FlowerAddon(pulumi.ComponentResource):
         inherited = depends_on_list(opts)
         address: pulumi.Input[str] = args.get("superlink_address") or ocm.superlink_address(spec)
         ca = pulumi.Output.from_input(args.get("ca_certificate"))
-        addr = pulumi.Output.from_input(address)
 
         def opts_(*deps: Any, replace: list[str] | None = None) -> pulumi.ResourceOptions:
             return pulumi.ResourceOptions(parent=self, depends_on=[*inherited, *deps], delete_before_replace=True,
@@ -82,35 +83,38 @@ class FlowerAddon(pulumi.ComponentResource):
         self.cluster_addons: list[k8s.apiextensions.CustomResource] = []
         per_pool: dict[str, k8s.apiextensions.CustomResource] = {}
         cluster_configs: dict[str, k8s.apiextensions.CustomResource] = {}
+        # Outputs go in as leaves of otherwise literal objects: the SDK scans an Output's whole value for
+        # unknowns in time quadratic in its size, which a whole AddOnTemplate as one Output would pay.
+        tls = spec.hub.tls.mode != "insecure"
+        if tls and args.get("ca_certificate") is None:
+            raise ValueError("ca_certificate is required: the SuperNodes verify the SuperLink with it (TLS is on)")
         for pool in spec.pools:
-            shape = ocm.addon_template(spec, pool, ocm.PLACEHOLDER_CA)
+            ca_leaf = ca.apply(lambda c, p=pool: _checked_ca(spec, p, c)) if tls else None
             template = custom_resource(
-                f"{name}-template-{pool.name}", shape, opts_(replace=["spec.addonName"]),
-                spec=ca.apply(lambda c, p=pool: _checked_template(spec, p, c)),
+                f"{name}-template-{pool.name}", ocm.addon_template(spec, pool, ca_leaf), opts_(replace=["spec.addonName"]),
             )
             self.templates.append(template)
             per_pool[pool.name] = template
             if spec.distribution.ocm.install_strategy != "Manual":
                 self.configs.append(custom_resource(
-                    f"{name}-config-{pool.name}", ocm.deployment_config(spec, pool, "placeholder"), opts_(),
-                    spec=addr.apply(lambda a, p=pool: ocm.deployment_config(spec, p, a)["spec"]),
+                    f"{name}-config-{pool.name}", ocm.deployment_config(spec, pool, address), opts_(),
                 ))
             else:  # Manual: one ADC per listed cluster (partition id), named by the cluster's MCA
                 for cluster in sorted(pool.selection.clusters):
                     cfg = custom_resource(
-                        f"{name}-cluster-config-{cluster}", ocm.deployment_config(spec, pool, "placeholder", cluster=cluster),
+                        f"{name}-cluster-config-{cluster}", ocm.deployment_config(spec, pool, address, cluster=cluster),
                         opts_(),
-                        spec=addr.apply(lambda a, p=pool, c=cluster: ocm.deployment_config(spec, p, a, cluster=c)["spec"]),
                     )
                     self.configs.append(cfg)
                     cluster_configs[cluster] = cfg
 
+        cma = ocm.cluster_management_addon(spec)
         placement_names = args.get("placement_names")
-        self.cluster_management_addon = custom_resource(
-            f"{name}-cma", ocm.cluster_management_addon(spec), opts_(*self.templates, *self.configs),
-            spec=None if placement_names is None else pulumi.Output.from_input(placement_names).apply(
-                lambda names: _checked_cma(spec, names)),
-        )
+        if placement_names is not None:
+            names = pulumi.Output.from_input(placement_names)
+            for i, entry in enumerate(cma["spec"]["installStrategy"].get("placements", [])):
+                entry["name"] = names.apply(lambda ns, i=i: _checked_name(spec, ns, i))
+        self.cluster_management_addon = custom_resource(f"{name}-cma", cma, opts_(*self.templates, *self.configs))
         for pool in spec.pools:
             template = per_pool[pool.name]
             for mca in ocm.managed_cluster_addons(spec, pool):

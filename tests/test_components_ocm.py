@@ -216,3 +216,20 @@ def test_addon_takes_placement_names_from_the_pools_and_rejects_wrong_ones(pulum
 
     with pytest.raises(Exception, match="do not match the declaration's pools"):
         mismatched()
+
+
+def test_addon_needs_the_ca_with_tls_and_checks_the_template_size_with_it(pulumi_mocks: Any) -> None:
+    data = VARIANTS["dev"]()
+    with pytest.raises(ValueError, match="ca_certificate is required"):
+        FlowerAddon("no-ca", {"federation": data, "ca_certificate": None, "superlink_address": ADDRESS})
+
+    data["distribution"] = {"ocm": {"maxManifestBytes": 20000}}
+    bundle = CA * 20  # a CA bundle far larger than the placeholder validation assumed
+
+    @pulumi.runtime.test
+    def oversized() -> Any:
+        addon = FlowerAddon("big", {"federation": data, "ca_certificate": bundle, "superlink_address": ADDRESS})
+        return addon.template_names
+
+    with pytest.raises(Exception, match="over maxManifestBytes"):
+        oversized()

@@ -450,8 +450,12 @@ def supernode_deployment(spec: FederationSpec, pool: PoolSpec) -> Obj:
     }
 
 
-def template_manifests(spec: FederationSpec, pool: PoolSpec, ca_certificate: str | None) -> list[Obj]:
-    """Everything the addon agent applies on a cluster of `pool` (public material only)."""
+def template_manifests(spec: FederationSpec, pool: PoolSpec, ca_certificate: Any) -> list[Obj]:
+    """Everything the addon agent applies on a cluster of `pool` (public material only).
+
+    `ca_certificate` is the CA PEM, or an opaque value standing for it (a Pulumi Output) that the
+    caller checks itself.
+    """
     ns = spec.distribution.ocm.agent_namespace
     labels = _supernode_labels(spec, pool)
     out: list[Obj] = [
@@ -464,7 +468,7 @@ def template_manifests(spec: FederationSpec, pool: PoolSpec, ca_certificate: str
     if _uses_tls(spec):
         if not ca_certificate:
             raise ValueError("TLS is on: the AddOnTemplate needs the CA certificate (PEM)")
-        if "PRIVATE KEY" in ca_certificate:
+        if isinstance(ca_certificate, str) and "PRIVATE KEY" in ca_certificate:
             raise ValueError("refusing to put private key material into an AddOnTemplate")
         out.append({"apiVersion": "v1", "kind": "ConfigMap", "metadata": common.metadata(CA_CONFIGMAP, ns, labels=labels),
                     "data": {"ca.crt": ca_certificate}})
@@ -490,7 +494,7 @@ def template_manifests(spec: FederationSpec, pool: PoolSpec, ca_certificate: str
     return out
 
 
-def addon_template(spec: FederationSpec, pool: PoolSpec, ca_certificate: str | None) -> Obj:
+def addon_template(spec: FederationSpec, pool: PoolSpec, ca_certificate: Any) -> Obj:
     """The pool's AddOnTemplate (`spec.addonName` is immutable: replace on change)."""
     return {
         "apiVersion": API_ADDON,
@@ -510,12 +514,12 @@ def addon_template(spec: FederationSpec, pool: PoolSpec, ca_certificate: str | N
 # --- AddOnDeploymentConfig ---------------------------------------------------------------------------
 
 
-def _variables(spec: FederationSpec, address: str, extra: Mapping[str, str] | None = None) -> list[Obj]:
+def _variables(spec: FederationSpec, address: Any, extra: Mapping[str, str] | None = None) -> list[Obj]:
     values = {**spec.distribution.ocm.variables, VAR_SUPERLINK_ADDRESS: address, **(extra or {})}
     return [{"name": k, "value": values[k]} for k in sorted(values)]
 
 
-def deployment_config(spec: FederationSpec, pool: PoolSpec, superlink_address: str, *,
+def deployment_config(spec: FederationSpec, pool: PoolSpec, superlink_address: Any, *,
                       cluster: str | None = None) -> Obj:
     """The pool's ADC (or, with `cluster`, the per-cluster ADC of Manual mode)."""
     extra: dict[str, str] = {}
