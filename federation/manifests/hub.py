@@ -314,6 +314,22 @@ def _pod_spec(spec: FederationSpec, *, service_account: str, containers: list[Ob
     return pod
 
 
+def _singleton_deployment(spec: FederationSpec, name: str, component: str, template_meta: Obj, pod: Obj) -> Obj:
+    """A one-replica Deployment replaced with `Recreate` (never two pods at once)."""
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": common.metadata(name, spec.hub.namespace, labels=common.labels(spec, component)),
+        "spec": {
+            "replicas": 1,
+            "strategy": {"type": "Recreate"},
+            "revisionHistoryLimit": 5,
+            "selector": {"matchLabels": common.selector_labels(spec, component)},
+            "template": {"metadata": template_meta, "spec": pod},
+        },
+    }
+
+
 def _superlink_deployment(spec: FederationSpec, secrets: HubSecrets) -> Obj:
     hub = spec.hub
     process = superlink_process(spec)
@@ -343,22 +359,9 @@ def _superlink_deployment(spec: FederationSpec, secrets: HubSecrets) -> Obj:
     if secrets.tls_checksum is not None:
         template_meta["annotations"] = {CHECKSUM_ANNOTATION: secrets.tls_checksum}
     name = superlink_service_name(spec)
-    return {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": common.metadata(name, hub.namespace, labels=common.labels(spec, SUPERLINK_COMPONENT)),
-        "spec": {
-            # One writer of the sqlite database on a ReadWriteOnce volume: never two pods at once.
-            "replicas": 1,
-            "strategy": {"type": "Recreate"},
-            "revisionHistoryLimit": 5,
-            "selector": {"matchLabels": common.selector_labels(spec, SUPERLINK_COMPONENT)},
-            "template": {
-                "metadata": template_meta,
-                "spec": _pod_spec(spec, service_account=name, containers=[ctr], volumes=volumes),
-            },
-        },
-    }
+    # One writer of the sqlite database on a ReadWriteOnce volume: never two pods at once.
+    return _singleton_deployment(spec, name, SUPERLINK_COMPONENT, template_meta,
+                                 _pod_spec(spec, service_account=name, containers=[ctr], volumes=volumes))
 
 
 def _superexec_deployment(spec: FederationSpec) -> Obj:
@@ -386,22 +389,9 @@ def _superexec_deployment(spec: FederationSpec) -> Obj:
         pull_policy=spec.flower.image_pull_policy,
     )
     name = superexec_name(spec)
-    return {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": common.metadata(name, hub.namespace, labels=common.labels(spec, SUPEREXEC_COMPONENT)),
-        "spec": {
-            "replicas": 1,
-            # One executor at a time: two would race for the same ServerApp tasks during a rollout.
-            "strategy": {"type": "Recreate"},
-            "revisionHistoryLimit": 5,
-            "selector": {"matchLabels": common.selector_labels(spec, SUPEREXEC_COMPONENT)},
-            "template": {
-                "metadata": {"labels": common.labels(spec, SUPEREXEC_COMPONENT)},
-                "spec": _pod_spec(spec, service_account=name, containers=[ctr], volumes=volumes),
-            },
-        },
-    }
+    # One executor at a time: two would race for the same ServerApp tasks during a rollout.
+    return _singleton_deployment(spec, name, SUPEREXEC_COMPONENT, {"labels": common.labels(spec, SUPEREXEC_COMPONENT)},
+                                 _pod_spec(spec, service_account=name, containers=[ctr], volumes=volumes))
 
 
 _DNS_PORTS = [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}]
