@@ -25,7 +25,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 
 typecheck: $(STAMP)
-	$(BIN)/mypy federation
+	$(BIN)/mypy federation components
 
 clean:
 	rm -rf $(VENV)

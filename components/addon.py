@@ -12,12 +12,13 @@ The SuperNode's node-auth key is NOT distributed here: create the Secret ``flowe
 (key ``private-key``, OpenSSH EC key) in the agent namespace of each spoke out of band.
 """
 
+import functools
 from typing import Any, TypedDict
 
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.pools import custom_resource, depends_on_list
+from components.pools import custom_resource, depends_on_list, registered
 from federation.loading import parse_spec
 from federation.manifests import ocm
 from federation.spec import FederationSpec, PoolSpec
@@ -52,7 +53,7 @@ def _checked_ca(spec: FederationSpec, pool: PoolSpec, ca: str | None) -> str | N
     return ca
 
 
-def _checked_name(spec: FederationSpec, names: list[str], index: int) -> str:
+def _checked_name(spec: FederationSpec, index: int, names: list[str]) -> str:
     expected = [ocm.placement_name(spec, p) for p in spec.pools]
     if list(names) != expected:
         raise ValueError(f"placement_names {list(names)} do not match the declaration's pools {expected}")
@@ -89,7 +90,7 @@ class FlowerAddon(pulumi.ComponentResource):
         if tls and args.get("ca_certificate") is None:
             raise ValueError("ca_certificate is required: the SuperNodes verify the SuperLink with it (TLS is on)")
         for pool in spec.pools:
-            ca_leaf = ca.apply(lambda c, p=pool: _checked_ca(spec, p, c)) if tls else None
+            ca_leaf = ca.apply(functools.partial(_checked_ca, spec, pool)) if tls else None
             template = custom_resource(
                 f"{name}-template-{pool.name}", ocm.addon_template(spec, pool, ca_leaf), opts_(replace=["spec.addonName"]),
             )
@@ -113,8 +114,9 @@ class FlowerAddon(pulumi.ComponentResource):
         if placement_names is not None:
             names = pulumi.Output.from_input(placement_names)
             for i, entry in enumerate(cma["spec"]["installStrategy"].get("placements", [])):
-                entry["name"] = names.apply(lambda ns, i=i: _checked_name(spec, ns, i))
+                entry["name"] = names.apply(functools.partial(_checked_name, spec, i))
         self.cluster_management_addon = custom_resource(f"{name}-cma", cma, opts_(*self.templates, *self.configs))
+        template_names = [str(ocm.template_name(spec, pool)) for pool in spec.pools]
         for pool in spec.pools:
             template = per_pool[pool.name]
             for mca in ocm.managed_cluster_addons(spec, pool):
@@ -124,7 +126,6 @@ class FlowerAddon(pulumi.ComponentResource):
                     opts_(self.cluster_management_addon, template, cluster_configs[cluster]),
                 ))
 
-        self.addon_name = self.cluster_management_addon.metadata.apply(lambda m: str(m["name"]))
-        self.template_names = pulumi.Output.all(*[t.metadata for t in self.templates]).apply(
-            lambda metas: [str(m["name"]) for m in metas])
+        self.addon_name = registered(self.cluster_management_addon, cma["metadata"]["name"])
+        self.template_names = pulumi.Output.all(*[t.urn for t in self.templates]).apply(lambda _: template_names)
         self.register_outputs({"addon_name": self.addon_name, "template_names": self.template_names})

@@ -15,7 +15,7 @@ from typing import Any, TypedDict
 
 import pulumi
 
-from components.pools import custom_resource, depends_on_list
+from components.pools import custom_resource, depends_on_list, registered
 from federation.loading import parse_spec
 from federation.manifests import ocm
 
@@ -46,5 +46,5 @@ class ClientAppDistribution(pulumi.ComponentResource):
             f"{name}-mwrs", mwrs,
             pulumi.ResourceOptions(parent=self, depends_on=depends_on_list(opts), delete_before_replace=True),
         )
-        self.name = self.manifest_work_replica_set.metadata.apply(lambda m: str(m["name"]))
+        self.name = registered(self.manifest_work_replica_set, mwrs["metadata"]["name"])
         self.register_outputs({"name": self.name})

@@ -21,7 +21,7 @@ Pass the hub's Kubernetes provider with ``opts=ResourceOptions(providers=[hub_pr
 child inherits it.
 """
 
-from typing import Any, TypedDict
+from typing import Any, TypedDict, cast
 
 import pulumi
 
@@ -88,7 +88,9 @@ class Federation(pulumi.ComponentResource):
             self.pools.append(by_name[pool.name])
         self.addon = FlowerAddon(
             f"{name}-addon",
-            {"federation": declaration, "ca_certificate": self.superlink.ca_certificate, "superlink_address": None,
+            # None only in insecure mode, where the addon ships no CA.
+            {"federation": declaration, "ca_certificate": cast(pulumi.Output[str], self.superlink.ca_certificate),
+             "superlink_address": None,
              "placement_names": pulumi.Output.all(*[p.placement_name for p in self.pools]).apply(list)},
             child(self.superlink),
         )

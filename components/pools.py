@@ -31,6 +31,14 @@ def depends_on_list(opts: pulumi.ResourceOptions | None) -> list[Any]:
     return list(deps) if isinstance(deps, list | tuple) else [deps]
 
 
+def registered(res: pulumi.Resource, value: str) -> pulumi.Output[str]:
+    """`value` (a name the builders chose) as an Output that resolves once `res` is registered.
+
+    Dependents of the Output depend on `res`, as with an output of `res` itself.
+    """
+    return res.urn.apply(lambda _: value)
+
+
 def custom_resource(name: str, obj: Obj, opts: pulumi.ResourceOptions, spec: Any = None) -> k8s.apiextensions.CustomResource:
     """Register a rendered OCM object; `spec` may be an Output replacing ``obj["spec"]``."""
     return k8s.apiextensions.CustomResource(
@@ -78,6 +86,6 @@ class SuperNodePool(pulumi.ComponentResource):
             f"{name}-placement", placement,
             pulumi.ResourceOptions(parent=self, depends_on=[*inherited, *self.bindings], delete_before_replace=True),
         )
-        self.placement_name = self.placement.metadata.apply(lambda m: str(m["name"]))
-        self.namespace = self.placement.metadata.apply(lambda m: str(m["namespace"]))
+        self.placement_name = registered(self.placement, placement["metadata"]["name"])
+        self.namespace = registered(self.placement, placement["metadata"]["namespace"])
         self.register_outputs({"placement_name": self.placement_name, "namespace": self.namespace})
