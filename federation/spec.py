@@ -43,8 +43,13 @@ _PERCENT_OR_INT = re.compile(r"^((100|[0-9]{1,2})%|[0-9]+)$")
 _NODE_CONFIG_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
+def is_dns_label(value: str) -> bool:
+    """Whether `value` is an RFC 1123 (DNS-1123) label: Kubernetes names of Services, Namespaces, ..."""
+    return len(value) <= 63 and _DNS_LABEL.match(value) is not None
+
+
 def _dns_label(value: str) -> str:
-    if len(value) > 63 or not _DNS_LABEL.match(value):
+    if not is_dns_label(value):
         raise ValueError(
             f"{value!r} is not a valid DNS-1123 label (lowercase letters, digits and '-', "
             "start and end alphanumeric, at most 63 characters)"

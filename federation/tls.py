@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import ipaddress
 import os
-import re
 import secrets
 import tempfile
 from collections.abc import Iterable, Sequence
@@ -23,6 +22,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from cryptography.x509.verification import PolicyBuilder, Store, VerificationError
+
+from federation.spec import is_dns_label
 
 __all__ = [
     "CertificateAuthority",
@@ -53,7 +54,6 @@ LOCAL_IP_ADDRESS = "127.0.0.1"
 # little behind still accepts a freshly issued certificate.
 _BACKDATE = timedelta(minutes=5)
 _MIN_SECRET_BYTES = 16
-_DNS_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 _CURVES: dict[str, ec.EllipticCurve] = {
     "P-256": ec.SECP256R1(),
     "P-384": ec.SECP384R1(),
@@ -316,7 +316,7 @@ def superlink_sans(
     deduplicated.
     """
     for label, value in (("service_name", service_name), ("namespace", namespace)):
-        if not _DNS_LABEL.fullmatch(value):
+        if not is_dns_label(value):
             raise ValueError(f"{label} must be an RFC 1123 DNS label, got {value!r}")
     domain = cluster_domain.strip(".").lower()
     if not domain:

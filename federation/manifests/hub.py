@@ -296,6 +296,18 @@ def _secret_volume(name: str, secret_name: str, keys: Sequence[str]) -> Obj:
     }
 
 
+def _mount_secret(volumes: list[Obj], mounts: list[Obj], name: str, secret_name: str | None, keys: Sequence[str],
+                  path: str) -> None:
+    """Mount `keys` of Secret `secret_name` read-only at `path` (nothing when there is no Secret)."""
+    if secret_name is not None:
+        volumes.append(_secret_volume(name, secret_name, keys))
+        mounts.append({"name": name, "mountPath": path, "readOnly": True})
+
+
+def _mount_superexec_secret(spec: FederationSpec, volumes: list[Obj], mounts: list[Obj]) -> None:
+    _mount_secret(volumes, mounts, "superexec-secret", superexec_secret_name(spec), (SECRET_KEY,), CONTAINER.secret_dir)
+
+
 def _pod_spec(spec: FederationSpec, *, service_account: str, containers: list[Obj], volumes: list[Obj]) -> Obj:
     pod: Obj = {
         "serviceAccountName": service_account,
@@ -338,14 +350,9 @@ def _superlink_deployment(spec: FederationSpec, secrets: HubSecrets) -> Obj:
     if hub.persistence.enabled:
         volumes.append({"name": "state", "persistentVolumeClaim": {"claimName": pvc_name(spec)}})
         mounts.append({"name": "state", "mountPath": CONTAINER.state_dir})
-    tls_name = tls_secret_name(spec)
-    if tls_name is not None:
-        volumes.append(_secret_volume("tls", tls_name, (TLS_CERT_KEY, TLS_KEY_KEY, CA_CERT_KEY)))
-        mounts.append({"name": "tls", "mountPath": CONTAINER.tls_dir, "readOnly": True})
-    secret_name = superexec_secret_name(spec)
-    if secret_name is not None:
-        volumes.append(_secret_volume("superexec-secret", secret_name, (SECRET_KEY,)))
-        mounts.append({"name": "superexec-secret", "mountPath": CONTAINER.secret_dir, "readOnly": True})
+    _mount_secret(volumes, mounts, "tls", tls_secret_name(spec), (TLS_CERT_KEY, TLS_KEY_KEY, CA_CERT_KEY),
+                  CONTAINER.tls_dir)
+    _mount_superexec_secret(spec, volumes, mounts)
     ctr = common.container(
         "superlink",
         spec.flower.images.superlink,
@@ -371,15 +378,9 @@ def _superexec_deployment(spec: FederationSpec) -> Obj:
         raise ValueError("flower.images.superexec is required when hub.isolation is 'process'")
     process = superexec_process(spec)
     volumes, mounts = common.scratch_volumes(process)
-    tls_name = tls_secret_name(spec)
-    if tls_name is not None:
-        # Only the CA: the SuperExec verifies the SuperLink, it never sees the server key.
-        volumes.append(_secret_volume("tls-ca", tls_name, (CA_CERT_KEY,)))
-        mounts.append({"name": "tls-ca", "mountPath": CONTAINER.tls_dir, "readOnly": True})
-    secret_name = superexec_secret_name(spec)
-    if secret_name is not None:
-        volumes.append(_secret_volume("superexec-secret", secret_name, (SECRET_KEY,)))
-        mounts.append({"name": "superexec-secret", "mountPath": CONTAINER.secret_dir, "readOnly": True})
+    # Only the CA: the SuperExec verifies the SuperLink, it never sees the server key.
+    _mount_secret(volumes, mounts, "tls-ca", tls_secret_name(spec), (CA_CERT_KEY,), CONTAINER.tls_dir)
+    _mount_superexec_secret(spec, volumes, mounts)
     ctr = common.container(
         "superexec",
         image,
