@@ -10,7 +10,6 @@ are checked like top-level ones, so a SuperNode Deployment is held to the same b
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -20,14 +19,13 @@ from pydantic import Field, ValidationError
 
 from federation.errors import Problem, SpecError, field_path
 from federation.loading import pydantic_problems
+from federation.manifests.ocm import BUILTIN_VARIABLES, template_variables
 from federation.spec import Model
 
 Obj = Mapping[str, Any]
 Enforcement = Literal["mandatory", "advisory", "disabled"]
 Severity = Literal["low", "medium", "high", "critical"]
 
-BUILTIN_OCM_VARIABLES = frozenset({"CLUSTER_NAME", "INSTALL_NAMESPACE", "HUB_KUBECONFIG"})
-_TOKEN = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 _VERSION_TAG = re.compile(r"^(\d+)\.(\d+)\.\d+")
 _ALLOWED_VOLUMES = frozenset({
     "configMap", "csi", "downwardAPI", "emptyDir", "ephemeral", "persistentVolumeClaim", "projected", "secret",
@@ -185,7 +183,7 @@ def _supernode_auth(obj: Obj, s: PolicySettings) -> Iterator[str]:
 
 
 def _image_problems(image: str, s: PolicySettings) -> str | None:
-    if _TOKEN.search(image):
+    if template_variables(image):
         return None  # an OCM variable; checked where it is defined (stack rule)
     name = image.split("@", 1)[0]
     last = name.rsplit("/", 1)[-1]
@@ -405,12 +403,12 @@ def _template_variables(objs: Sequence[Obj], s: PolicySettings) -> Iterator[tupl
             if tpl not in templates:
                 yield subject(cma), f"placement {p.get('name')} references AddOnTemplate {tpl} that is not declared"
                 continue
-            used = set(_TOKEN.findall(json.dumps(templates[tpl].get("spec"))))
+            used = template_variables(templates[tpl].get("spec"))
             for ref in pool_adcs or default_adcs:
                 if ref not in adcs:
                     yield subject(cma), f"AddOnDeploymentConfig {ref[0]}/{ref[1]} is referenced but not declared"
                     continue
-                for var in sorted(used - BUILTIN_OCM_VARIABLES - adcs[ref]):
+                for var in sorted(used - BUILTIN_VARIABLES - adcs[ref]):
                     yield (f"AddOnTemplate {tpl}",
                            f"uses {{{{{var}}}}} which AddOnDeploymentConfig {ref[0]}/{ref[1]} does not define "
                            "(OCM renders it as an empty string)")

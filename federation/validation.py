@@ -10,6 +10,7 @@ import re
 from collections.abc import Iterator
 
 from federation.errors import Problem
+from federation.manifests import ocm
 from federation.spec import (
     ClaimSelector,
     FederationSpec,
@@ -20,7 +21,7 @@ from federation.spec import (
 )
 
 #: Variables OCM provides itself, or that the addon templates define; users may not redefine them.
-RESERVED_OCM_VARIABLES = frozenset({"CLUSTER_NAME", "INSTALL_NAMESPACE", "HUB_KUBECONFIG"})
+RESERVED_OCM_VARIABLES = ocm.BUILTIN_VARIABLES
 #: node-config keys the deployment sets itself.
 RESERVED_NODE_CONFIG_KEYS = frozenset({"cluster-name"})
 OCM_VARIABLE_VALUE_MAX = 1024
@@ -349,6 +350,4 @@ def _ocm_payloads(spec: FederationSpec) -> Iterator[Problem]:
     """Template variables defined by every applicable AddOnDeploymentConfig; payloads within maxManifestBytes."""
     if spec.distribution.mode != "ocm":
         return
-    from federation.manifests.ocm import problems  # local: the OCM builders import this module
-
-    yield from problems(spec)
+    yield from ocm.problems(spec)

@@ -650,7 +650,7 @@ def addon_objects(spec: FederationSpec, *, ca_certificate: str | None, superlink
 
 def clientapp_deployment(spec: FederationSpec, app_index: int) -> Obj:
     """The ClientApp SuperExec Deployment (process isolation), dialling the SuperNode Service."""
-    from federation.validation import client_app_gpu  # validation imports this module lazily
+    from federation.validation import client_app_gpu  # local: validation imports this module
 
     app = spec.client_apps[app_index]
     ns = spec.distribution.ocm.agent_namespace
