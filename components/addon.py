@@ -22,6 +22,7 @@ from components.pools import custom_resource, depends_on_list, registered
 from federation.loading import parse_spec
 from federation.manifests import ocm
 from federation.spec import FederationSpec, PoolSpec
+from federation.templating import compact_size
 
 
 class FlowerAddonArgs(TypedDict):
@@ -46,7 +47,7 @@ class FlowerAddonArgs(TypedDict):
 def _checked_ca(spec: FederationSpec, pool: PoolSpec, ca: str | None) -> str | None:
     """The CA PEM, once the pool's AddOnTemplate built with it is known to fit maxManifestBytes."""
     template = ocm.addon_template(spec, pool, ca)
-    size = ocm.compact_size(template)
+    size = compact_size(template)
     limit = spec.distribution.ocm.max_manifest_bytes
     if size > limit:
         raise ValueError(f"AddOnTemplate {template['metadata']['name']!r} is {size} bytes, over maxManifestBytes ({limit})")

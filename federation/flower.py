@@ -2,7 +2,7 @@
 
 The Kubernetes manifests (:mod:`federation.manifests`) and the local runner (:mod:`federation.local`)
 both take their processes from here, so the argv the end-to-end tests run through real Flower is
-the argv that lands in the Deployments and AddOnTemplates. See ../shared/reference/flower-1.41.md.
+the argv that lands in the Deployments and AddOnTemplates.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
 from federation.spec import FederationSpec, NodeConfigValue, PoolSpec
+from federation.templating import Token
 
 FLOWER_VERSION = "1.41.0"
 #: SuperNode Runtime API port (Flower's default), where ClientApp SuperExecs connect.
@@ -121,12 +122,17 @@ def environment(layout: Layout, *, dependency_installation: bool = False) -> dic
     return env
 
 
-def format_node_config(config: Mapping[str, NodeConfigValue]) -> str:
-    """`--node-config` value: space-separated `key=value`, values as TOML (strings quoted), keys sorted."""
+def format_node_config(config: Mapping[str, NodeConfigValue | Token]) -> str:
+    """`--node-config` value: space-separated `key=value`, values as TOML (strings quoted), keys sorted.
+
+    A template :class:`Token` renders as `{{NAME}}`, quoted unless it stands for an integer.
+    """
     parts = []
     for key in sorted(config):
         value = config[key]
-        if isinstance(value, bool):
+        if isinstance(value, Token):
+            rendered = str(value) if value.integer else f'"{value}"'
+        elif isinstance(value, bool):
             rendered = "true" if value else "false"
         elif isinstance(value, int | float):
             rendered = repr(value)
@@ -180,8 +186,8 @@ def supernode(
     layout: Layout,
     *,
     superlink_address: str,
-    cluster_name: str,
-    extra_node_config: Mapping[str, NodeConfigValue] | None = None,
+    cluster_name: str | Token,
+    extra_node_config: Mapping[str, NodeConfigValue | Token] | None = None,
     host: str = "0.0.0.0",  # noqa: S104
     port: int = SUPERNODE_RUNTIME_PORT,
 ) -> Process:
@@ -192,7 +198,7 @@ def supernode(
     that API is plain HTTP inside the pod network (Flower secures it only with a server certificate,
     which would mean shipping a private key to every cluster).
     """
-    config: dict[str, NodeConfigValue] = {**pool.node_config, **(extra_node_config or {})}
+    config: dict[str, NodeConfigValue | Token] = {**pool.node_config, **(extra_node_config or {})}
     config["cluster-name"] = cluster_name
     argv = ["flower-supernode", "--superlink", superlink_address]
     argv += ["--root-certificates", layout.ca_cert] if _tls_enabled(spec) else ["--insecure"]

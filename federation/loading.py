@@ -15,6 +15,7 @@ import yaml
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
+from federation import payloads
 from federation.errors import ROOT, Problem, SpecError, field_path
 from federation.spec import FederationSpec
 from federation.validation import check
@@ -126,7 +127,7 @@ def _parse(data: dict[str, Any]) -> FederationSpec:
         spec = FederationSpec.model_validate(data)
     except ValidationError as exc:
         raise SpecError(pydantic_problems(exc)) from None
-    problems = check(spec)
+    problems = sorted({*check(spec), *payloads.problems(spec)})
     if problems:
         raise SpecError(problems)
     return spec

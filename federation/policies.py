@@ -19,8 +19,8 @@ from pydantic import Field, ValidationError
 
 from federation.errors import Problem, SpecError, field_path
 from federation.loading import pydantic_problems
-from federation.manifests.ocm import BUILTIN_VARIABLES, template_variables
 from federation.spec import Model
+from federation.templating import BUILTIN_VARIABLES, template_variables
 
 Obj = Mapping[str, Any]
 Enforcement = Literal["mandatory", "advisory", "disabled"]

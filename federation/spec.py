@@ -498,6 +498,16 @@ class FederationSpec(Model):
         """The pool called `name` (KeyError if absent)."""
         return self.pools_by_name[name]
 
+    def client_app_gpu(self, app: ClientAppSpec) -> GpuSpec | None:
+        """The GPU request of a ClientApp's executor pods: its own, else its first known pool's."""
+        if app.gpu is not None:
+            return app.gpu
+        for name in app.pools:
+            pool = self.pools_by_name.get(name)
+            if pool is not None:
+                return pool.gpu
+        return None
+
     def superexec_image(self) -> str | None:
         """The ServerApp SuperExec image, if any."""
         return self.flower.images.superexec

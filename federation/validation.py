@@ -10,7 +10,6 @@ import re
 from collections.abc import Iterator
 
 from federation.errors import Problem
-from federation.manifests import ocm
 from federation.spec import (
     ClaimSelector,
     FederationSpec,
@@ -19,9 +18,10 @@ from federation.spec import (
     PoolSpec,
     RolloutStrategy,
 )
+from federation.templating import BUILTIN_VARIABLES
 
 #: Variables OCM provides itself, or that the addon templates define; users may not redefine them.
-RESERVED_OCM_VARIABLES = ocm.BUILTIN_VARIABLES
+RESERVED_OCM_VARIABLES = BUILTIN_VARIABLES
 #: node-config keys the deployment sets itself.
 RESERVED_NODE_CONFIG_KEYS = frozenset({"cluster-name"})
 OCM_VARIABLE_VALUE_MAX = 1024
@@ -42,7 +42,6 @@ def check(spec: FederationSpec) -> list[Problem]:
         _distribution,
         _overlaps,
         _local,
-        _ocm_payloads,
     )
     return sorted({p for rule in rules for p in rule(spec)})
 
@@ -191,19 +190,6 @@ def _pools(spec: FederationSpec) -> Iterator[Problem]:
             )
 
 
-def client_app_gpu(spec: FederationSpec, app_index: int) -> GpuSpec | None:
-    """The GPU request of a ClientApp's executor pods: its own, else its (GPU) pools'."""
-    app = spec.client_apps[app_index]
-    if app.gpu is not None:
-        return app.gpu
-    for name in app.pools:
-        try:
-            return spec.pool(name).gpu  # the first known pool, as before
-        except KeyError:
-            continue
-    return None
-
-
 def _client_apps(spec: FederationSpec) -> Iterator[Problem]:
     pools = spec.pools_by_name
     seen: dict[str, int] = {}
@@ -341,13 +327,3 @@ def _local(spec: FederationSpec) -> Iterator[Problem]:
             "federation.local.numPartitions",
             f"must be >= the number of local SuperNodes ({total} = {spec.local.supernodes_per_pool} x {len(spec.pools)} pools)",
         )
-
-
-# --- OCM payloads (owned with federation/manifests/ocm.py) ---------------------------------------
-
-
-def _ocm_payloads(spec: FederationSpec) -> Iterator[Problem]:
-    """Template variables defined by every applicable AddOnDeploymentConfig; payloads within maxManifestBytes."""
-    if spec.distribution.mode != "ocm":
-        return
-    yield from ocm.problems(spec)

@@ -14,7 +14,8 @@ import yaml
 #: Kubernetes version the core objects are validated against (strict: unknown fields fail).
 KUBERNETES_VERSION = "1.33.0"
 REPO = Path(__file__).resolve().parents[1]
-OCM_CRDS = REPO.parent / "shared" / "ocm-crds"
+#: The OCM CRDs the project targets, kept in the repository with their provenance (crds/ocm/README.md).
+OCM_CRDS = REPO / "crds" / "ocm"
 
 
 def validate_kubernetes(obj: dict[str, Any]) -> None:

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
-from federation import flower
+from federation import flower, templating
 from federation.errors import SpecError
 from federation.loading import parse_spec, read_stack_config, stack_file
 from federation.manifests import ocm
@@ -106,7 +106,7 @@ def render_on_cluster(spec: FederationSpec, objs: list[dict[str, Any]], pool_nam
     variables = {**ocm.adc_variables(adc), "CLUSTER_NAME": cluster}
     out = []
     for m in manifests(template_of(objs, spec, pool_name)):
-        m = ocm.substitute(m, variables)
+        m = templating.substitute(m, variables)
         if m["kind"] == "Deployment":
             decorate(m, adc)
         out.append(m)
@@ -226,10 +226,10 @@ def test_every_template_token_is_defined_by_each_applicable_adc() -> None:
         spec = spec_of(variant)
         for pool in spec.pools:
             template = ocm.addon_template(spec, pool, CA)
-            used = ocm.template_variables(template)
+            used = templating.template_variables(template)
             assert "CLUSTER_NAME" in used and ocm.VAR_SUPERLINK_ADDRESS in used
             for adc in ocm.applicable_configs(spec, pool, ADDRESS):
-                assert used - ocm.BUILTIN_VARIABLES <= set(ocm.adc_variables(adc)), (variant, pool.name)
+                assert used - templating.BUILTIN_VARIABLES <= set(ocm.adc_variables(adc)), (variant, pool.name)
                 assert all(isinstance(v, str) and len(v) <= 1024 for v in ocm.adc_variables(adc).values())
 
 
@@ -516,7 +516,7 @@ def test_validate_reports_oversized_payloads() -> None:
 def test_default_limit_leaves_room() -> None:
     spec = spec_of("prod")
     for obj in objects(spec):
-        assert ocm.compact_size(obj) < spec.distribution.ocm.max_manifest_bytes / 10
+        assert templating.compact_size(obj) < spec.distribution.ocm.max_manifest_bytes / 10
 
 
 def test_shipped_stacks_yaml_is_untouched_by_builders() -> None:

@@ -24,7 +24,7 @@ Design decisions
   ``FLOWER_SUPERLINK_ADDRESS``; with ``installStrategy: Manual`` also ``FLOWER_PARTITION_ID`` and
   ``FLOWER_NUM_PARTITIONS`` (per-cluster ADCs). The image is a literal (an unknown variable renders
   as ``""`` silently in OCM; a literal cannot). Every ADC that can apply to a template defines every
-  token it uses; :func:`problems` checks that and is registered in :func:`federation.validation.check`.
+  token it uses; :func:`federation.payloads.problems` checks that for every declaration.
 * **agentInstallNamespace: ""** in every ADC. The template carries its own Namespace
   (``distribution.ocm.agentNamespace``) and the ClientApp ManifestWorks must land in the same
   namespace (the SuperExec dials the SuperNode Service by short name and the NetworkPolicy admits
@@ -55,12 +55,10 @@ Design decisions
 from __future__ import annotations
 
 import json
-import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from federation import flower
-from federation.errors import Problem
 from federation.manifests import common
 from federation.manifests.common import Obj
 from federation.manifests.hub import superlink_addresses
@@ -75,6 +73,7 @@ from federation.spec import (
     PoolSpec,
     RolloutStrategy,
 )
+from federation.templating import Token
 
 API_PLACEMENT = "cluster.open-cluster-management.io/v1beta1"
 API_BINDING = "cluster.open-cluster-management.io/v1beta2"
@@ -82,12 +81,9 @@ API_ADDON = "addon.open-cluster-management.io/v1alpha1"
 API_WORK = "work.open-cluster-management.io/v1alpha1"
 ADDON_GROUP = "addon.open-cluster-management.io"
 
-#: Variables OCM defines itself (CLUSTER_NAME always; the others only in some configurations).
-BUILTIN_VARIABLES = frozenset({"CLUSTER_NAME", "INSTALL_NAMESPACE", "HUB_KUBECONFIG"})
 VAR_SUPERLINK_ADDRESS = "FLOWER_SUPERLINK_ADDRESS"
 VAR_PARTITION_ID = "FLOWER_PARTITION_ID"
 VAR_NUM_PARTITIONS = "FLOWER_NUM_PARTITIONS"
-_TOKEN = re.compile(r"\{\{([^{}]*)\}\}")
 
 #: Names of the objects on the managed clusters (one pool per cluster, so they are pool-independent
 #: and one ClientApp MWRS can target several pools).
@@ -333,12 +329,12 @@ def manual_clusters(spec: FederationSpec) -> list[str]:
     return sorted({c for pool in spec.pools for c in pool.selection.clusters})
 
 
-def _partition_config(spec: FederationSpec, pool: PoolSpec, partition_id: NodeConfigValue,
-                      num_partitions: NodeConfigValue) -> dict[str, NodeConfigValue]:
+def _partition_config(spec: FederationSpec, pool: PoolSpec, partition_id: NodeConfigValue | Token,
+                      num_partitions: NodeConfigValue | Token) -> dict[str, NodeConfigValue | Token]:
     """Manual mode: partition-id / num-partitions, unless the pool's nodeConfig sets them itself."""
     if spec.distribution.ocm.install_strategy != "Manual":
         return {}
-    extra: dict[str, NodeConfigValue] = {}
+    extra: dict[str, NodeConfigValue | Token] = {}
     if "partition-id" not in pool.node_config:
         extra["partition-id"] = partition_id
     if "num-partitions" not in pool.node_config:
@@ -349,23 +345,16 @@ def _partition_config(spec: FederationSpec, pool: PoolSpec, partition_id: NodeCo
 def supernode_process(spec: FederationSpec, pool: PoolSpec) -> flower.Process:
     """The SuperNode as it appears in the template: address, cluster name (and partition) as `{{TOKENS}}`.
 
-    Integer tokens are written unquoted into `--node-config` (`partition-id={{FLOWER_PARTITION_ID}}`), so
+    Integer tokens render unquoted into `--node-config` (`partition-id={{FLOWER_PARTITION_ID}}`), so
     after OCM substitutes them they parse as TOML integers, exactly as :func:`flower.supernode` renders ints.
     """
-    ints = {"partition-id": VAR_PARTITION_ID, "num-partitions": VAR_NUM_PARTITIONS}
-    extra = _partition_config(spec, pool, "{{" + VAR_PARTITION_ID + "}}", "{{" + VAR_NUM_PARTITIONS + "}}")
-    process = flower.supernode(
+    extra = _partition_config(spec, pool, Token(VAR_PARTITION_ID, integer=True), Token(VAR_NUM_PARTITIONS, integer=True))
+    return flower.supernode(
         spec, pool, flower.CONTAINER,
-        superlink_address="{{" + VAR_SUPERLINK_ADDRESS + "}}",
-        cluster_name="{{CLUSTER_NAME}}",
+        superlink_address=str(Token(VAR_SUPERLINK_ADDRESS)),
+        cluster_name=Token("CLUSTER_NAME"),
         extra_node_config=extra,
     )
-    argv = list(process.argv)
-    for key, var in ints.items():
-        if key in extra:
-            argv = [a.replace(f'{key}="{{{{{var}}}}}"', f"{key}={{{{{var}}}}}") for a in argv]
-    return flower.Process(argv=tuple(argv), env=process.env, port=process.port, health_path=process.health_path,
-                          tls=process.tls, writable_paths=process.writable_paths)
 
 
 def expected_supernode(spec: FederationSpec, pool: PoolSpec, *, superlink_address: str,
@@ -650,13 +639,11 @@ def addon_objects(spec: FederationSpec, *, ca_certificate: str | None, superlink
 
 def clientapp_deployment(spec: FederationSpec, app_index: int) -> Obj:
     """The ClientApp SuperExec Deployment (process isolation), dialling the SuperNode Service."""
-    from federation.validation import client_app_gpu  # local: validation imports this module
-
     app = spec.client_apps[app_index]
     ns = spec.distribution.ocm.agent_namespace
     process = flower.clientapp_superexec(flower.CONTAINER, supernode_host=SUPERNODE)
     vols, mounts = common.scratch_volumes(process)
-    gpu = client_app_gpu(spec, app_index)
+    gpu = spec.client_app_gpu(app)
     ctr = common.container(CLIENTAPP_CONTAINER, app.image, process, res=common.resources(app.resources, gpu),
                            mounts=mounts, pull_policy=spec.flower.image_pull_policy)
     pod: Obj = {
@@ -742,31 +729,8 @@ def all_objects(spec: FederationSpec, *, ca_certificate: str | None, superlink_a
     return out
 
 
-def compact_json(obj: Any) -> str:
-    """The compact JSON encoding (what the API server stores, roughly; OCM substitutes variables in it)."""
-    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
-
-
-def compact_size(obj: Any) -> int:
-    """Bytes of the compact JSON encoding."""
-    return len(compact_json(obj).encode())
-
-
-def template_variables(obj: Any) -> set[str]:
-    """Every `{{NAME}}` token in the JSON text of `obj` (or in `obj` itself when it is that text)."""
-    return {m.strip() for m in _TOKEN.findall(obj if isinstance(obj, str) else compact_json(obj))}
-
-
 def adc_variables(adc: Obj) -> dict[str, str]:
     return {v["name"]: v["value"] for v in adc["spec"].get("customizedVariables", [])}
-
-
-def substitute(manifest: Obj, variables: Mapping[str, str]) -> Obj:
-    """Render a template manifest like OCM: replace `{{NAME}}` in its JSON text; unknown names → ""."""
-    text = json.dumps(manifest)
-    rendered = _TOKEN.sub(lambda m: variables.get(m.group(1).strip(), ""), text)
-    out: Obj = json.loads(rendered)
-    return out
 
 
 def applicable_configs(spec: FederationSpec, pool: PoolSpec, superlink_address: str) -> list[Obj]:
@@ -775,38 +739,3 @@ def applicable_configs(spec: FederationSpec, pool: PoolSpec, superlink_address: 
     if manual:
         return [deployment_config(spec, pool, superlink_address, cluster=c) for c in sorted(pool.selection.clusters)]
     return [deployment_config(spec, spec.pools[0], superlink_address), deployment_config(spec, pool, superlink_address)]
-
-
-def problems(spec: FederationSpec) -> Iterator[Problem]:
-    """OCM payload rules: template variables defined, names within limits, payload sizes."""
-    limit = spec.distribution.ocm.max_manifest_bytes
-    address = "superlink.invalid:443"  # the value does not matter: only names and sizes are checked
-    for i, pool in enumerate(spec.pools):
-        path = f"federation.pools[{i}]"
-        name = placement_name(spec, pool)
-        if len(name) > 63:
-            yield Problem(f"{path}.name", f"Placement name {name!r} is longer than 63 characters (it becomes a "
-                                          "label value on PlacementDecisions); shorten federation.name or the pool name")
-        try:
-            template = addon_template(spec, pool, PLACEHOLDER_CA)
-        except ValueError as exc:
-            yield Problem(path, str(exc))
-            continue
-        text = compact_json(template)
-        used = template_variables(text) - BUILTIN_VARIABLES
-        configs = applicable_configs(spec, pool, address)
-        for var in sorted(used):
-            if any(var not in adc_variables(c) for c in configs):
-                yield Problem(path, f"template uses {{{{{var}}}}} which no AddOnDeploymentConfig defines")
-        size = len(text.encode())
-        if size > limit:
-            yield Problem(path, f"AddOnTemplate {template_name(spec, pool)!r} is {size} bytes (JSON), over "
-                                f"distribution.ocm.maxManifestBytes ({limit})")
-    pool_names = {p.name for p in spec.pools}
-    for i, app in enumerate(spec.client_apps):
-        if not any(name in pool_names for name in app.pools):
-            continue
-        size = compact_size(manifest_work_replica_set(spec, i))
-        if size > limit:
-            yield Problem(f"federation.clientApps[{i}]", f"ManifestWorkReplicaSet {mwrs_name(spec, app)!r} is {size} bytes "
-                                                         f"(JSON), over distribution.ocm.maxManifestBytes ({limit})")
