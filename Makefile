@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit clean
+.PHONY: demo test lint typecheck unit e2e clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,12 +17,21 @@ demo: $(STAMP)
 	$(BIN)/flower-federation validate --stack dev
 	$(BIN)/flower-federation local up --stack dev
 
-## test: install, then ruff, mypy and the whole test suite (e2e with real Flower included)
+## test: install, then ruff, the layering contracts, mypy and the whole test suite (e2e with real Flower included)
 test: $(STAMP) lint typecheck
 	$(BIN)/python -m pytest -n 2 -q
 
+## unit: the fast tests only (no real Flower processes)
+unit: $(STAMP)
+	$(BIN)/python -m pytest -n 2 -q -m "not e2e"
+
+## e2e: the tests that start real Flower processes
+e2e: $(STAMP)
+	$(BIN)/python -m pytest -n 2 -q -m e2e
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 
 typecheck: $(STAMP)
 	$(BIN)/mypy federation components

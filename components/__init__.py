@@ -12,6 +12,7 @@ Importing this package imports pulumi and pulumi-kubernetes (the pure builders i
 do not).
 """
 
+from components._common import PACKAGE
 from components.addon import FlowerAddon, FlowerAddonArgs
 from components.clientapps import ClientAppDistribution, ClientAppDistributionArgs
 from components.federation import Federation, FederationArgs
@@ -20,8 +21,6 @@ from components.superlink import SuperLink, SuperLinkArgs
 
 #: The components a provider (``provider/``) hosts, in composition order.
 COMPONENTS = (Federation, SuperLink, SuperNodePool, FlowerAddon, ClientAppDistribution)
-#: Package name of every type token (``flower-federation:index:<Type>``) and of the provider.
-PACKAGE = "flower-federation"
 
 __all__ = [
     "COMPONENTS",

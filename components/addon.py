@@ -18,11 +18,13 @@ from typing import Any, TypedDict
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.pools import custom_resource, depends_on_list, registered
+from components._common import custom_resource, depends_on_list, registered, type_token
 from federation.loading import parse_spec
 from federation.manifests import ocm
 from federation.spec import FederationSpec, PoolSpec
 from federation.templating import compact_size
+
+TYPE_TOKEN = type_token("FlowerAddon")
 
 
 class FlowerAddonArgs(TypedDict):
@@ -70,11 +72,28 @@ class FlowerAddon(pulumi.ComponentResource):
     """Names of the per-pool AddOnTemplates, in pool order."""
 
     def __init__(self, name: str, args: FlowerAddonArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("flower-federation:index:FlowerAddon", name, None, opts)
-        spec = parse_spec(args["federation"])
+        self._construct(name, parse_spec(args["federation"]), ca_certificate=args.get("ca_certificate"),
+                        superlink_address=args.get("superlink_address"), placement_names=args.get("placement_names"),
+                        opts=opts)
+
+    @classmethod
+    def from_spec(cls, name: str, spec: FederationSpec, *, ca_certificate: pulumi.Input[str] | None,
+                  superlink_address: pulumi.Input[str] | None = None,
+                  placement_names: pulumi.Input[list[str]] | None = None,
+                  opts: pulumi.ResourceOptions | None = None) -> "FlowerAddon":
+        """The addon of an already validated `spec`; the keywords are those of :class:`FlowerAddonArgs`."""
+        self = cls.__new__(cls)
+        self._construct(name, spec, ca_certificate=ca_certificate, superlink_address=superlink_address,
+                        placement_names=placement_names, opts=opts)
+        return self
+
+    def _construct(self, name: str, spec: FederationSpec, *, ca_certificate: pulumi.Input[str] | None,
+                   superlink_address: pulumi.Input[str] | None, placement_names: pulumi.Input[list[str]] | None,
+                   opts: pulumi.ResourceOptions | None) -> None:
+        super().__init__(TYPE_TOKEN, name, None, opts)
         inherited = depends_on_list(opts)
-        address: pulumi.Input[str] = args.get("superlink_address") or ocm.superlink_address(spec)
-        ca = pulumi.Output.from_input(args.get("ca_certificate"))
+        address: pulumi.Input[str] = superlink_address or ocm.superlink_address(spec)
+        ca = pulumi.Output.from_input(ca_certificate)
 
         def opts_(*deps: Any, replace: list[str] | None = None) -> pulumi.ResourceOptions:
             return pulumi.ResourceOptions(parent=self, depends_on=[*inherited, *deps], delete_before_replace=True,
@@ -88,7 +107,7 @@ class FlowerAddon(pulumi.ComponentResource):
         # Outputs go in as leaves of otherwise literal objects: the SDK scans an Output's whole value for
         # unknowns in time quadratic in its size, which a whole AddOnTemplate as one Output would pay.
         tls = spec.hub.tls.mode != "insecure"
-        if tls and args.get("ca_certificate") is None:
+        if tls and ca_certificate is None:
             raise ValueError("ca_certificate is required: the SuperNodes verify the SuperLink with it (TLS is on)")
         for pool in spec.pools:
             ca_leaf = ca.apply(functools.partial(_checked_ca, spec, pool)) if tls else None
@@ -111,7 +130,6 @@ class FlowerAddon(pulumi.ComponentResource):
                     cluster_configs[cluster] = cfg
 
         cma = ocm.cluster_management_addon(spec)
-        placement_names = args.get("placement_names")
         if placement_names is not None:
             names = pulumi.Output.from_input(placement_names)
             for i, entry in enumerate(cma["spec"]["installStrategy"].get("placements", [])):

@@ -15,9 +15,12 @@ from typing import Any, TypedDict
 
 import pulumi
 
-from components.pools import custom_resource, depends_on_list, registered
+from components._common import custom_resource, depends_on_list, registered, type_token
 from federation.loading import parse_spec
 from federation.manifests import ocm
+from federation.spec import ClientAppSpec, FederationSpec
+
+TYPE_TOKEN = type_token("ClientAppDistribution")
 
 
 class ClientAppDistributionArgs(TypedDict):
@@ -36,12 +39,24 @@ class ClientAppDistribution(pulumi.ComponentResource):
     """Name of the ManifestWorkReplicaSet."""
 
     def __init__(self, name: str, args: ClientAppDistributionArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("flower-federation:index:ClientAppDistribution", name, None, opts)
         spec = parse_spec(args["federation"])
-        index = next((i for i, a in enumerate(spec.client_apps) if a.name == args["client_app"]), None)
-        if index is None:
-            raise ValueError(f"unknown ClientApp {args['client_app']!r}")
-        mwrs = ocm.manifest_work_replica_set(spec, index)
+        app = next((a for a in spec.client_apps if a.name == args["client_app"]), None)
+        if app is None:
+            raise ValueError(f"client_app: no ClientApp {args['client_app']!r} in the declaration "
+                             f"(clientApps: {sorted(a.name for a in spec.client_apps)})")
+        self._construct(name, spec, app, opts)
+
+    @classmethod
+    def from_spec(cls, name: str, spec: FederationSpec, app: ClientAppSpec,
+                  opts: pulumi.ResourceOptions | None = None) -> "ClientAppDistribution":
+        """The ClientApp `app` of an already validated `spec` (what :class:`~components.federation.Federation` uses)."""
+        self = cls.__new__(cls)
+        self._construct(name, spec, app, opts)
+        return self
+
+    def _construct(self, name: str, spec: FederationSpec, app: ClientAppSpec, opts: pulumi.ResourceOptions | None) -> None:
+        super().__init__(TYPE_TOKEN, name, None, opts)
+        mwrs = ocm.manifest_work_replica_set(spec, app)
         self.manifest_work_replica_set = custom_resource(
             f"{name}-mwrs", mwrs,
             pulumi.ResourceOptions(parent=self, depends_on=depends_on_list(opts), delete_before_replace=True),

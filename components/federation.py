@@ -25,14 +25,15 @@ from typing import Any, TypedDict, cast
 
 import pulumi
 
+from components._common import depends_on_list, type_token
 from components.addon import FlowerAddon
 from components.clientapps import ClientAppDistribution
-from components.pools import SuperNodePool, depends_on_list
+from components.pools import SuperNodePool
 from components.superlink import SuperLink
 from federation.loading import parse_spec
 from federation.manifests import ocm
 
-TYPE_TOKEN = "flower-federation:index:Federation"  # noqa: S105 - a type token
+TYPE_TOKEN = type_token("Federation")
 
 
 class FederationArgs(TypedDict):
@@ -64,39 +65,33 @@ class Federation(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: FederationArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(TYPE_TOKEN, name, None, opts)
-        declaration = args["federation"]
-        spec = parse_spec(declaration)
+        spec = parse_spec(args["federation"])  # the one parse: children get the typed spec
         inherited = depends_on_list(opts)
 
         def child(*deps: Any) -> pulumi.ResourceOptions:
             return pulumi.ResourceOptions(parent=self, depends_on=[*inherited, *deps] or None)
 
-        self.superlink = SuperLink(
-            f"{name}-superlink",
-            {"federation": declaration, "existing_ca_certificate": args.get("existing_ca_certificate")},
-            child(),
+        self.superlink = SuperLink.from_spec(
+            f"{name}-superlink", spec, existing_ca_certificate=args.get("existing_ca_certificate"), opts=child(),
         )
         self.pools: list[SuperNodePool] = []
         by_name: dict[str, SuperNodePool] = {}
         owners = ocm.binding_owners(spec)
         for pool in spec.pools:
             uses = dict.fromkeys(owners[s] for s in pool.selection.cluster_sets if owners[s] != pool.name)
-            by_name[pool.name] = SuperNodePool(
-                f"{name}-pool-{pool.name}", {"federation": declaration, "pool": pool.name},
-                child(self.superlink, *(by_name[o] for o in uses)),
+            by_name[pool.name] = SuperNodePool.from_spec(
+                f"{name}-pool-{pool.name}", spec, pool, child(self.superlink, *(by_name[o] for o in uses)),
             )
             self.pools.append(by_name[pool.name])
-        self.addon = FlowerAddon(
-            f"{name}-addon",
-            # None only in insecure mode, where the addon ships no CA.
-            {"federation": declaration, "ca_certificate": cast(pulumi.Output[str], self.superlink.ca_certificate),
-             "superlink_address": None,
-             "placement_names": pulumi.Output.all(*[p.placement_name for p in self.pools]).apply(list)},
-            child(self.superlink),
+        self.addon = FlowerAddon.from_spec(
+            f"{name}-addon", spec,
+            ca_certificate=cast(pulumi.Output[str], self.superlink.ca_certificate),  # None only when insecure (no CA shipped)
+            placement_names=pulumi.Output.all(*[p.placement_name for p in self.pools]).apply(list),
+            opts=child(self.superlink),
         )
         self.client_apps = [
-            ClientAppDistribution(f"{name}-clientapp-{app.name}", {"federation": declaration, "client_app": app.name},
-                                  child(*(by_name[p] for p in app.pools), self.addon.cluster_management_addon))
+            ClientAppDistribution.from_spec(f"{name}-clientapp-{app.name}", spec, app,
+                                            child(*(by_name[p] for p in app.pools), self.addon.cluster_management_addon))
             for app in spec.client_apps
         ]
 

@@ -18,37 +18,12 @@ from typing import Any, TypedDict
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components._common import custom_resource, depends_on_list, registered, type_token
 from federation.loading import parse_spec
 from federation.manifests import ocm
-from federation.manifests.common import Obj
+from federation.spec import FederationSpec, PoolSpec
 
-
-def depends_on_list(opts: pulumi.ResourceOptions | None) -> list[Any]:
-    """The component's own ``depends_on`` as a list, to hand down to its children explicitly."""
-    if opts is None or opts.depends_on is None:
-        return []
-    deps = opts.depends_on
-    return list(deps) if isinstance(deps, list | tuple) else [deps]
-
-
-def registered(res: pulumi.Resource, value: str) -> pulumi.Output[str]:
-    """`value` (a name the builders chose) as an Output that resolves once `res` is registered.
-
-    Dependents of the Output depend on `res`, as with an output of `res` itself.
-    """
-    return res.urn.apply(lambda _: value)
-
-
-def custom_resource(name: str, obj: Obj, opts: pulumi.ResourceOptions, spec: Any = None) -> k8s.apiextensions.CustomResource:
-    """Register a rendered OCM object; `spec` may be an Output replacing ``obj["spec"]``."""
-    return k8s.apiextensions.CustomResource(
-        name,
-        api_version=str(obj["apiVersion"]),
-        kind=str(obj["kind"]),
-        metadata=obj["metadata"],
-        spec=obj["spec"] if spec is None else spec,
-        opts=opts,
-    )
+TYPE_TOKEN = type_token("SuperNodePool")
 
 
 class SuperNodePoolArgs(TypedDict):
@@ -69,9 +44,21 @@ class SuperNodePool(pulumi.ComponentResource):
     """Namespace of the Placement (the OCM namespace)."""
 
     def __init__(self, name: str, args: SuperNodePoolArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("flower-federation:index:SuperNodePool", name, None, opts)
         spec = parse_spec(args["federation"])
-        pool = spec.pool(args["pool"])
+        if args["pool"] not in spec.pools_by_name:
+            raise ValueError(f"pool: no pool {args['pool']!r} in the declaration (pools: {sorted(spec.pools_by_name)})")
+        self._construct(name, spec, spec.pool(args["pool"]), opts)
+
+    @classmethod
+    def from_spec(cls, name: str, spec: FederationSpec, pool: PoolSpec,
+                  opts: pulumi.ResourceOptions | None = None) -> "SuperNodePool":
+        """The pool `pool` of an already validated `spec` (what :class:`~components.federation.Federation` uses)."""
+        self = cls.__new__(cls)
+        self._construct(name, spec, pool, opts)
+        return self
+
+    def _construct(self, name: str, spec: FederationSpec, pool: PoolSpec, opts: pulumi.ResourceOptions | None) -> None:
+        super().__init__(TYPE_TOKEN, name, None, opts)
         inherited = depends_on_list(opts)
         self.bindings: list[k8s.apiextensions.CustomResource] = []
         for obj in ocm.owned_bindings(spec, pool):

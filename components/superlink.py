@@ -10,14 +10,15 @@ from typing import Any, TypedDict
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components._common import depends_on_list, type_token
 from components.keys import SharedSecret, SuperLinkCertificate
-from components.pools import depends_on_list
 from federation import flower
 from federation.loading import parse_spec
 from federation.manifests import hub
 from federation.manifests.hub import HubSecrets
+from federation.spec import FederationSpec
 
-TYPE_TOKEN = "flower-federation:index:SuperLink"  # noqa: S105 - a type token
+TYPE_TOKEN = type_token("SuperLink")
 
 #: Typed pulumi-kubernetes classes for every kind the hub builder emits.
 _KINDS: dict[tuple[str, str], Any] = {
@@ -99,8 +100,19 @@ class SuperLink(pulumi.ComponentResource):
     """The hub namespace."""
 
     def __init__(self, name: str, args: SuperLinkArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        self._construct(name, parse_spec(args["federation"]), args.get("existing_ca_certificate"), opts)
+
+    @classmethod
+    def from_spec(cls, name: str, spec: FederationSpec, *, existing_ca_certificate: pulumi.Input[str] | None = None,
+                  opts: pulumi.ResourceOptions | None = None) -> "SuperLink":
+        """The hub of an already validated `spec` (what :class:`~components.federation.Federation` uses)."""
+        self = cls.__new__(cls)
+        self._construct(name, spec, existing_ca_certificate, opts)
+        return self
+
+    def _construct(self, name: str, spec: FederationSpec, existing_ca_certificate: pulumi.Input[str] | None,
+                   opts: pulumi.ResourceOptions | None) -> None:
         super().__init__(TYPE_TOKEN, name, None, opts)
-        spec = parse_spec(args["federation"])
         self.spec = spec
         self.certificate: SuperLinkCertificate | None = None
         self.shared_secret: SharedSecret | None = None
@@ -129,7 +141,7 @@ class SuperLink(pulumi.ComponentResource):
                 lambda pems: hub.tls_checksum(*pems) if all(pems) else None
             )
         elif spec.hub.tls.mode == "existingSecret":
-            ca_certificate = args.get("existing_ca_certificate")
+            ca_certificate = existing_ca_certificate
         if flower.uses_superexec_secret(spec):
             shared = SharedSecret(f"{name}-superexec-secret", opts=pulumi.ResourceOptions(parent=self))
             self.shared_secret = shared

@@ -6,8 +6,6 @@ see the same model and the same messages.
 
 from __future__ import annotations
 
-import json
-from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
@@ -71,55 +69,15 @@ def pydantic_problems(exc: ValidationError, root: str = ROOT) -> list[Problem]:
     return sorted({Problem(field_path(e["loc"], root), _message(e)) for e in exc.errors()})
 
 
-#: Valid specs by the canonical JSON of their declaration (see :func:`parse_spec`).
-_PARSED: OrderedDict[str, FederationSpec] = OrderedDict()
-_PARSED_MAX = 8
-
-
-_SCALARS = (str, int, float, bool, type(None))
-
-
-def _plain_json(value: object) -> bool:
-    """Only exact dict (str keys), list and scalar types: values that JSON round-trips without merging two inputs."""
-    kind = type(value)
-    if kind is dict:
-        return all(type(k) is str and _plain_json(v) for k, v in value.items())  # type: ignore[attr-defined]
-    if kind is list:
-        return all(_plain_json(v) for v in value)  # type: ignore[attr-defined]
-    return kind in _SCALARS
-
-
-def _canonical(data: dict[str, Any]) -> str | None:
-    """A key equal exactly for equal declarations, or None (not cached) for anything but plain JSON data."""
-    if not _plain_json(data):
-        return None
-    try:
-        return json.dumps(data, sort_keys=True, separators=(",", ":"), allow_nan=False)
-    except (TypeError, ValueError):
-        return None
-
-
 def parse_spec(data: object) -> FederationSpec:
     """Validate a declaration (the value of `flower:federation`) and return the spec.
 
-    Raises :class:`SpecError` listing every problem as `federation.path: message`.
-
-    Memoised: a Pulumi program hands the same dict to every component (the `Federation` parses it
-    1 + pools + ClientApps + 2 times), so valid specs are cached by the canonical JSON of the
-    declaration (the specs are immutable models). Invalid declarations are parsed every time.
+    Raises :class:`SpecError` listing every problem as `federation.path: message`. Parse once and
+    hand the typed spec down (``Federation`` does); nothing here is cached.
     """
     if not isinstance(data, dict):
         raise SpecError([Problem(ROOT, f"must be a mapping (got {type(data).__name__})")])
-    key = _canonical(data)
-    if key is not None and key in _PARSED:
-        _PARSED.move_to_end(key)
-        return _PARSED[key]
-    spec = _parse(data)
-    if key is not None:
-        _PARSED[key] = spec
-        while len(_PARSED) > _PARSED_MAX:
-            _PARSED.popitem(last=False)
-    return spec
+    return _parse(data)
 
 
 def _parse(data: dict[str, Any]) -> FederationSpec:

@@ -45,7 +45,7 @@ def problems(spec: FederationSpec) -> Iterator[Problem]:
     for i, app in enumerate(spec.client_apps):
         if not any(name in pool_names for name in app.pools):
             continue
-        size = compact_size(ocm.manifest_work_replica_set(spec, i))
+        size = compact_size(ocm.manifest_work_replica_set(spec, app))
         if size > limit:
             yield Problem(f"federation.clientApps[{i}]", f"ManifestWorkReplicaSet {ocm.mwrs_name(spec, app)!r} is {size} bytes "
                                                          f"(JSON), over distribution.ocm.maxManifestBytes ({limit})")

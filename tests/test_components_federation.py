@@ -239,3 +239,28 @@ def test_policy_pack_flags_a_weakened_program(pulumi_mocks: Any) -> None:
     # With development settings, only the environment-independent rules remain.
     dev = pack_violations(pulumi_mocks, PolicySettings())
     assert set(dev) == {"loadbalancer-source-ranges"}
+
+
+def test_federation_parses_the_declaration_once(pulumi_mocks: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The Federation validates the declaration once and hands the typed spec to every child."""
+    from federation import loading
+
+    calls: list[object] = []
+    real = loading._parse
+
+    def counting(data: dict[str, Any]) -> Any:
+        calls.append(data)
+        return real(data)
+
+    data = raw("prod")
+    inject_state(pulumi_mocks, "fl-superlink", data)
+    monkeypatch.setattr(loading, "_parse", counting)
+
+    @pulumi.runtime.test
+    def program() -> pulumi.Output[Any]:
+        fed = Federation("fl", {"federation": data, "existing_ca_certificate": None})
+        return fed.client_app_names
+
+    program()
+    assert len(calls) == 1
+    assert not hasattr(loading, "_PARSED")  # no process-global cache behind it

@@ -71,12 +71,15 @@ def test_plugin_main_hosts_all_components_under_the_package_name() -> None:
     assert components.PACKAGE == NAME
 
 
-def test_every_type_token_belongs_to_the_package() -> None:
+def test_every_component_registers_with_its_package_type_token() -> None:
+    """Each component module defines TYPE_TOKEN the same way, and its constructor registers with it."""
     import inspect
 
     for cls in components.COMPONENTS:
-        source = inspect.getsource(inspect.getmodule(cls))  # type: ignore[arg-type]
-        assert f'"{NAME}:index:{cls.__name__}"' in source, cls.__name__
+        module = inspect.getmodule(cls)
+        assert module is not None
+        assert module.TYPE_TOKEN == f"{NAME}:index:{cls.__name__}", cls.__name__
+        assert "super().__init__(TYPE_TOKEN, name, None, opts)" in inspect.getsource(cls), cls.__name__
 
 
 def test_components_package_exports_components_and_args() -> None:

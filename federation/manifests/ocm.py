@@ -637,9 +637,8 @@ def addon_objects(spec: FederationSpec, *, ca_certificate: str | None, superlink
 # --- ClientApp distribution ---------------------------------------------------------------------------
 
 
-def clientapp_deployment(spec: FederationSpec, app_index: int) -> Obj:
+def clientapp_deployment(spec: FederationSpec, app: ClientAppSpec) -> Obj:
     """The ClientApp SuperExec Deployment (process isolation), dialling the SuperNode Service."""
-    app = spec.client_apps[app_index]
     ns = spec.distribution.ocm.agent_namespace
     process = flower.clientapp_superexec(flower.CONTAINER, supernode_host=SUPERNODE)
     vols, mounts = common.scratch_volumes(process)
@@ -679,16 +678,15 @@ def _progressive(rollout: RolloutStrategy) -> bool:
     return rollout.type in ("Progressive", "ProgressivePerGroup")
 
 
-def manifest_work_replica_set(spec: FederationSpec, app_index: int) -> Obj:
+def manifest_work_replica_set(spec: FederationSpec, app: ClientAppSpec) -> Obj:
     """The ClientApp's ManifestWorkReplicaSet (needs the hub's `ManifestWorkReplicaSet` feature gate).
 
     Targets the Placements of the app's pools (unknown pools are skipped; validation reports them).
     With a Progressive rollout it adds the `Progressing` CEL condition rule without which OCM never
     advances the rollout.
     """
-    app = spec.client_apps[app_index]
     pools = spec.pools_by_name
-    deployment = clientapp_deployment(spec, app_index)
+    deployment = clientapp_deployment(spec, app)
     template: Obj = {
         "workload": {"manifests": [deployment]},
         "deleteOption": {"propagationPolicy": "Foreground"},
@@ -725,7 +723,7 @@ def all_objects(spec: FederationSpec, *, ca_certificate: str | None, superlink_a
     out = cluster_set_bindings(spec)
     out += [placement(spec, p) for p in spec.pools]
     out += addon_objects(spec, ca_certificate=ca_certificate, superlink_address=superlink_address)
-    out += [manifest_work_replica_set(spec, i) for i in range(len(spec.client_apps))]
+    out += [manifest_work_replica_set(spec, app) for app in spec.client_apps]
     return out
 
 

@@ -1,0 +1,44 @@
+"""Helpers shared by the components (private): type tokens, dependency hand-down, registration."""
+
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from federation.manifests.common import Obj
+
+#: Package name of every type token (``flower-federation:index:<Type>``) and of the provider.
+PACKAGE = "flower-federation"
+
+
+def type_token(component: str) -> str:
+    """The Pulumi type token of a component of this package."""
+    return f"{PACKAGE}:index:{component}"
+
+
+def depends_on_list(opts: pulumi.ResourceOptions | None) -> list[Any]:
+    """The component's own ``depends_on`` as a list, to hand down to its children explicitly."""
+    if opts is None or opts.depends_on is None:
+        return []
+    deps = opts.depends_on
+    return list(deps) if isinstance(deps, list | tuple) else [deps]
+
+
+def registered(res: pulumi.Resource, value: str) -> pulumi.Output[str]:
+    """`value` (a name the builders chose) as an Output that resolves once `res` is registered.
+
+    Dependents of the Output depend on `res`, as with an output of `res` itself.
+    """
+    return res.urn.apply(lambda _: value)
+
+
+def custom_resource(name: str, obj: Obj, opts: pulumi.ResourceOptions, spec: Any = None) -> k8s.apiextensions.CustomResource:
+    """Register a rendered OCM object; `spec` may be an Output replacing ``obj["spec"]``."""
+    return k8s.apiextensions.CustomResource(
+        name,
+        api_version=str(obj["apiVersion"]),
+        kind=str(obj["kind"]),
+        metadata=obj["metadata"],
+        spec=obj["spec"] if spec is None else spec,
+        opts=opts,
+    )
