@@ -78,7 +78,7 @@ def test_every_component_registers_with_its_package_type_token() -> None:
     for cls in components.COMPONENTS:
         module = inspect.getmodule(cls)
         assert module is not None
-        assert module.TYPE_TOKEN == f"{NAME}:index:{cls.__name__}", cls.__name__
+        assert f"{NAME}:index:{cls.__name__}" == module.TYPE_TOKEN, cls.__name__
         assert "super().__init__(TYPE_TOKEN, name, None, opts)" in inspect.getsource(cls), cls.__name__
 
 
