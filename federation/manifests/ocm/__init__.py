@@ -1,0 +1,195 @@
+"""OCM objects on the hub: Placements, bindings, the SuperNode addon and ClientApp distribution.
+
+Pure builders (no `pulumi` import), split by concern: :mod:`.names` (names, labels, API versions,
+awaits), :mod:`.placement` (Placements, bindings, rollout), :mod:`.addon` (the SuperNode template
+addon) and :mod:`.distribution` (ClientApp ManifestWorkReplicaSets); this package re-exports them.
+Every function returns plain dicts in Kubernetes field names.
+The Pulumi components in :mod:`components` register exactly these objects.
+
+What lands where
+----------------
+* Per pool a ``Placement`` (``cluster.open-cluster-management.io/v1beta1``) in ``spec.ocm_namespace``,
+  plus one ``ManagedClusterSetBinding`` (``v1beta2``) per cluster set any pool uses (name == set).
+* ONE ``ClusterManagementAddOn`` (a *template addon*) whose ``installStrategy.placements`` lists every
+  pool's Placement **in pool order** (OCM gives a cluster in several placements to the later one), each
+  with that pool's ``AddOnTemplate`` + ``AddOnDeploymentConfig``; or, with ``installStrategy: Manual``,
+  one ``ManagedClusterAddOn`` per listed cluster with a per-cluster ADC.
+* Per pool an ``AddOnTemplate``: Namespace, ServiceAccount, a ConfigMap with ONLY the CA certificate,
+  the SuperNode Deployment (argv from :func:`federation.flower.supernode`), a NetworkPolicy and, in
+  process isolation, the SuperNode Runtime API Service.
+* Per ClientApp a ``ManifestWorkReplicaSet`` shipping its SuperExec Deployment to the pools' clusters.
+  **The hub's ``ManifestWorkReplicaSet`` feature gate is Alpha and off by default**: enable it in
+  ``ClusterManager.spec.workConfiguration.featureGates`` or the MWRS is never reconciled.
+
+Design decisions
+----------------
+* **Variables.** The template uses exactly these ``{{TOKENS}}``: ``CLUSTER_NAME`` (OCM built-in) and
+  ``FLOWER_SUPERLINK_ADDRESS``; with ``installStrategy: Manual`` also ``FLOWER_PARTITION_ID`` and
+  ``FLOWER_NUM_PARTITIONS`` (per-cluster ADCs). The image is a literal (an unknown variable renders
+  as ``""`` silently in OCM; a literal cannot). Every ADC that can apply to a template defines every
+  token it uses; :func:`federation.payloads.problems` checks that for every declaration.
+* **agentInstallNamespace: ""** in every ADC. The template carries its own Namespace
+  (``distribution.ocm.agentNamespace``) and the ClientApp ManifestWorks must land in the same
+  namespace (the SuperExec dials the SuperNode Service by short name and the NetworkPolicy admits
+  only pods of that namespace). ``""`` keeps the template's namespaces verbatim; leaving the field out
+  would make OCM rewrite them to ``open-cluster-management-agent-addon``.
+* **Defaults.** The CMA's default template and ADC are the FIRST pool's pair, so a cluster that gets
+  the addon without placement configs still renders a consistent SuperNode. In Manual mode there is no
+  default ADC: every MCA names its per-cluster ADC, and a default without a partition id would render
+  a broken ``--node-config``.
+* **ADC decoration replaces, not merges.** ``nodePlacement`` replaces the pod's nodeSelector and
+  tolerations, and ``resourceRequirements`` replaces the container's resources, so the ADC repeats the
+  GPU request and the GPU node selector/tolerations of the template.
+* **Node authentication.** The SuperNode mounts its OpenSSH private key from the Secret
+  :data:`NODE_AUTH_SECRET` (key :data:`NODE_AUTH_KEY`) which must be provisioned on every spoke out of
+  band (never in a template: AddOnTemplates and ManifestWorks are plain text on the hub and in Pulumi
+  state). Until it exists the Pod stays in ContainerCreating.
+* **Await annotations** (pulumi-kubernetes ≥ 4.18 generic await, checked against its docs/tests):
+  bindings, ADCs, templates, CMA and MCAs get ``pulumi.com/skipAwait: "true"`` (no meaningful status).
+  A Placement waits until OCM evaluated it and found it well-formed
+  (``PlacementMisconfigured`` == ``False``, 120 s): that needs neither spokes nor decisions, only the
+  placement controller, and catches unbound cluster sets / bad selectors at ``pulumi up`` time.
+  An MWRS waits for ``PlacementVerified`` (300 s): its Placements resolved. This also fails loudly
+  when the ``ManifestWorkReplicaSet`` feature gate is off (no controller → no status) instead of
+  reporting success for an object nothing reconciles. Rollout to spokes is not awaited (it can take
+  hours with Progressive strategies).
+"""
+
+from __future__ import annotations
+
+from federation.manifests.common import Obj
+from federation.manifests.ocm.addon import (
+    PLACEHOLDER_CA,
+    adc_variables,
+    addon_objects,
+    addon_template,
+    applicable_configs,
+    cluster_management_addon,
+    deployment_config,
+    expected_supernode,
+    managed_cluster_addons,
+    pool_addon_objects,
+    supernode_deployment,
+    supernode_gpu,
+    supernode_process,
+    supernode_resources,
+    template_manifests,
+)
+from federation.manifests.ocm.distribution import (
+    PROGRESSING_CEL,
+    clientapp_deployment,
+    manifest_work_replica_set,
+)
+from federation.manifests.ocm.names import (
+    ADDON_GROUP,
+    API_ADDON,
+    API_BINDING,
+    API_PLACEMENT,
+    API_WORK,
+    CA_CONFIGMAP,
+    CLIENTAPP_CONTAINER,
+    CLIENTAPP_LABEL,
+    MWRS_AWAIT,
+    NODE_AUTH_KEY,
+    NODE_AUTH_SECRET,
+    PLACEMENT_AWAIT,
+    POOL_LABEL,
+    SKIP_AWAIT,
+    SUPERNODE,
+    SUPERNODE_CONTAINER,
+    VAR_NUM_PARTITIONS,
+    VAR_PARTITION_ID,
+    VAR_SUPERLINK_ADDRESS,
+    clientapp_deployment_name,
+    clientapp_selector,
+    cluster_config_name,
+    config_name,
+    mwrs_name,
+    placement_name,
+    superlink_address,
+    supernode_labels,
+    template_name,
+    uses_tls,
+)
+from federation.manifests.ocm.placement import (
+    binding_owners,
+    cluster_set_binding,
+    cluster_set_bindings,
+    cluster_sets,
+    manual_clusters,
+    owned_bindings,
+    placement,
+    pool_bindings,
+    rollout_strategy,
+)
+from federation.spec import FederationSpec
+
+
+def all_objects(spec: FederationSpec, *, ca_certificate: str | None, superlink_address: str) -> list[Obj]:
+    """Every hub object of the OCM distribution: bindings, placements, addon, ClientApp MWRS."""
+    out = cluster_set_bindings(spec)
+    out += [placement(spec, p) for p in spec.pools]
+    out += addon_objects(spec, ca_certificate=ca_certificate, superlink_address=superlink_address)
+    out += [manifest_work_replica_set(spec, app) for app in spec.client_apps]
+    return out
+
+
+__all__ = [
+    "ADDON_GROUP",
+    "API_ADDON",
+    "API_BINDING",
+    "API_PLACEMENT",
+    "API_WORK",
+    "CA_CONFIGMAP",
+    "CLIENTAPP_CONTAINER",
+    "CLIENTAPP_LABEL",
+    "MWRS_AWAIT",
+    "NODE_AUTH_KEY",
+    "NODE_AUTH_SECRET",
+    "PLACEHOLDER_CA",
+    "PLACEMENT_AWAIT",
+    "POOL_LABEL",
+    "PROGRESSING_CEL",
+    "SKIP_AWAIT",
+    "SUPERNODE",
+    "SUPERNODE_CONTAINER",
+    "VAR_NUM_PARTITIONS",
+    "VAR_PARTITION_ID",
+    "VAR_SUPERLINK_ADDRESS",
+    "adc_variables",
+    "addon_objects",
+    "addon_template",
+    "all_objects",
+    "applicable_configs",
+    "binding_owners",
+    "clientapp_deployment",
+    "clientapp_deployment_name",
+    "clientapp_selector",
+    "cluster_config_name",
+    "cluster_management_addon",
+    "cluster_set_binding",
+    "cluster_set_bindings",
+    "cluster_sets",
+    "config_name",
+    "deployment_config",
+    "expected_supernode",
+    "managed_cluster_addons",
+    "manifest_work_replica_set",
+    "manual_clusters",
+    "mwrs_name",
+    "owned_bindings",
+    "placement",
+    "placement_name",
+    "pool_addon_objects",
+    "pool_bindings",
+    "rollout_strategy",
+    "superlink_address",
+    "supernode_deployment",
+    "supernode_gpu",
+    "supernode_labels",
+    "supernode_process",
+    "supernode_resources",
+    "template_manifests",
+    "template_name",
+    "uses_tls",
+]

@@ -1,0 +1,104 @@
+"""ClientApp distribution: the SuperExec Deployment shipped by a ManifestWorkReplicaSet."""
+
+from __future__ import annotations
+
+from federation import flower
+from federation.manifests import common
+from federation.manifests.common import Obj
+from federation.manifests.ocm.names import (
+    API_WORK,
+    CLIENTAPP_CONTAINER,
+    CLIENTAPP_LABEL,
+    MWRS_AWAIT,
+    SUPERNODE,
+    clientapp_deployment_name,
+    clientapp_selector,
+    mwrs_name,
+    placement_name,
+)
+from federation.manifests.ocm.placement import rollout_strategy
+from federation.spec import ClientAppSpec, FederationSpec, RolloutStrategy
+
+#: The CEL rule that tells the MWRS rollout a ClientApp Deployment is still progressing.
+PROGRESSING_CEL = (
+    "!(has(object.status.readyReplicas) && has(object.status.updatedReplicas) && "
+    "object.status.readyReplicas == object.spec.replicas && object.status.updatedReplicas == object.spec.replicas)"
+)
+
+
+def clientapp_deployment(spec: FederationSpec, app: ClientAppSpec) -> Obj:
+    """The ClientApp SuperExec Deployment (process isolation), dialling the SuperNode Service."""
+    ns = spec.distribution.ocm.agent_namespace
+    process = flower.clientapp_superexec(flower.CONTAINER, supernode_host=SUPERNODE)
+    vols, mounts = common.scratch_volumes(process)
+    gpu = spec.client_app_gpu(app)
+    ctr = common.container(CLIENTAPP_CONTAINER, app.image, process, res=common.resources(app.resources, gpu),
+                           mounts=mounts, pull_policy=spec.flower.image_pull_policy)
+    pod: Obj = {
+        "automountServiceAccountToken": False,
+        "shareProcessNamespace": True,  # reaps the per-message flwr-clientapp processes
+        "securityContext": common.pod_security_context(),
+        "containers": [ctr],
+        "volumes": vols,
+    }
+    if spec.flower.image_pull_secrets:
+        pod["imagePullSecrets"] = common.image_pull_secrets(spec)
+    if gpu is not None:
+        if gpu.node_selector:
+            pod["nodeSelector"] = dict(sorted(gpu.node_selector.items()))
+        if gpu.tolerations:
+            pod["tolerations"] = common.tolerations(gpu.tolerations)
+    selector = {**clientapp_selector(spec), CLIENTAPP_LABEL: app.name}
+    labels = common.labels(spec, "clientapp", **{CLIENTAPP_LABEL: app.name})
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": common.metadata(clientapp_deployment_name(app), ns, labels=labels),
+        "spec": {
+            "replicas": 1,  # one SuperExec per SuperNode Runtime API
+            "strategy": {"type": "Recreate"},
+            "selector": {"matchLabels": selector},
+            "template": {"metadata": {"labels": labels}, "spec": pod},
+        },
+    }
+
+
+def _progressive(rollout: RolloutStrategy) -> bool:
+    return rollout.type in ("Progressive", "ProgressivePerGroup")
+
+
+def manifest_work_replica_set(spec: FederationSpec, app: ClientAppSpec) -> Obj:
+    """The ClientApp's ManifestWorkReplicaSet (needs the hub's `ManifestWorkReplicaSet` feature gate).
+
+    Targets the Placements of the app's pools (unknown pools are skipped; validation reports them).
+    With a Progressive rollout it adds the `Progressing` CEL condition rule without which OCM never
+    advances the rollout.
+    """
+    pools = spec.pools_by_name
+    deployment = clientapp_deployment(spec, app)
+    template: Obj = {
+        "workload": {"manifests": [deployment]},
+        "deleteOption": {"propagationPolicy": "Foreground"},
+    }
+    if _progressive(app.rollout_strategy):
+        template["manifestConfigs"] = [{
+            "resourceIdentifier": {"group": "apps", "resource": "deployments",
+                                   "namespace": deployment["metadata"]["namespace"],
+                                   "name": deployment["metadata"]["name"]},
+            "conditionRules": [{"condition": "Progressing", "type": "CEL", "celExpressions": [PROGRESSING_CEL],
+                                "message": "ClientApp SuperExec rollout in progress"}],
+        }]
+    refs = [{"name": placement_name(spec, pools[n]), "rolloutStrategy": rollout_strategy(app.rollout_strategy)}
+            for n in app.pools if n in pools]
+    return {
+        "apiVersion": API_WORK,
+        "kind": "ManifestWorkReplicaSet",
+        "metadata": common.metadata(mwrs_name(spec, app), spec.ocm_namespace,
+                                    labels=common.labels(spec, "clientapp", **{CLIENTAPP_LABEL: app.name}),
+                                    annotations=MWRS_AWAIT),
+        "spec": {
+            "cascadeDeletionPolicy": "Background",
+            "placementRefs": sorted(refs, key=lambda r: str(r["name"])),
+            "manifestWorkTemplate": template,
+        },
+    }
