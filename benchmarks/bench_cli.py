@@ -51,7 +51,7 @@ def cli_wall(args: list[str], runs: int) -> list[float]:
 
 
 def measure(validate_pools: int, render_pools: int, runs: int, cli_runs: int) -> Report:
-    from federation import loading, render, tls
+    from federation import loading, planning, render, tls
 
     rows = []
     with tempfile.TemporaryDirectory(prefix="bench-cli-") as tmp:
@@ -83,7 +83,7 @@ def measure(validate_pools: int, render_pools: int, runs: int, cli_runs: int) ->
         spec = loading.parse_spec(rdata)
         plan_times, yaml_times, nobjs = [], [], 0
         for _ in range(runs):
-            t_plan, objs = timed(render.planned_objects, spec, material=None, ca_certificate=ca_pem)
+            t_plan, objs = timed(planning.planned_objects, spec, material=None, ca_certificate=ca_pem)
             t_yaml, files = timed(render.render_files, objs)
             plan_times.append(t_plan)
             yaml_times.append(t_yaml)

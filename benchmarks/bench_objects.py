@@ -1,6 +1,6 @@
 """Hub object count vs managed-cluster count, and vs pools/ClientApps.
 
-Counts the objects the program registers on the hub, from `federation.render.planned_objects`
+Counts the objects the program registers on the hub, from `federation.planning.planned_objects`
 (the pure builders the components call; `tests/test_components_federation.py` checks that the
 program registers exactly these), plus the two key-material resources that live only in Pulumi
 state. Nothing is timed.
@@ -39,14 +39,14 @@ CA = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
 
 def count(data: dict[str, Any]) -> tuple[int, Counter[str]]:
     """(objects, by kind) the program registers on the hub for `data` (Secrets with key material included)."""
-    from federation import flower, render
+    from federation import flower, planning
     from federation.loading import parse_spec
     from federation.manifests import hub
 
     spec = parse_spec(data)
     secrets = hub.HubSecrets(tls_cert="cert", tls_key="key", ca_cert=CA, tls_checksum="0" * 64,
                              superexec_secret="s" if flower.uses_superexec_secret(spec) else None)
-    objs = render.planned_objects(spec, material=render.KeyMaterial(secrets, CA))
+    objs = planning.planned_objects(spec, material=planning.KeyMaterial(secrets, CA))
     return len(objs), Counter(o["kind"] for o in objs)
 
 

@@ -81,13 +81,13 @@ def _material(spec: Any) -> tuple[dict[str, Any], str]:
 
 
 def _hand_objects(spec: Any, cert: dict[str, Any], secret: str) -> list[dict[str, Any]]:
-    from federation import flower, render
+    from federation import flower, planning
     from federation.manifests import hub
 
     secrets = hub.HubSecrets(tls_cert=cert["cert_pem"], tls_key=cert["key_pem"], ca_cert=cert["ca_cert_pem"],
                              superexec_secret=secret if flower.uses_superexec_secret(spec) else None,
                              tls_checksum=hub.tls_checksum(cert["cert_pem"], cert["ca_cert_pem"]))
-    return render.planned_objects(spec, material=render.KeyMaterial(secrets, cert["ca_cert_pem"]))
+    return planning.planned_objects(spec, material=planning.KeyMaterial(secrets, cert["ca_cert_pem"]))
 
 
 def _hand_program(objs: list[dict[str, Any]], spec: Any) -> None:

@@ -128,6 +128,7 @@ def render(
     stacks_dir: StacksDirOpt = DEFAULT_STACKS_DIR,
 ) -> None:
     """Write the objects the Pulumi program would register as YAML (one file per object, in apply order)."""
+    from federation import planning
     from federation import render as rendering
 
     spec = resolve_spec(stack, file, stacks_dir)
@@ -140,8 +141,8 @@ def render(
         if "BEGIN CERTIFICATE" not in ca_pem or "PRIVATE KEY" in ca_pem:
             fail_bad_input(SpecError([Problem(str(ca_certificate), "expected a PEM certificate (and no private key)")]))
     try:
-        material = rendering.generate_material(spec) if include_secrets else None
-        objs = rendering.planned_objects(spec, material=material, ca_certificate=ca_pem)
+        material = planning.generate_material(spec) if include_secrets else None
+        objs = planning.planned_objects(spec, material=material, ca_certificate=ca_pem)
         files = rendering.render_files(objs)
         rendering.write_files(out_dir, files)
     except SpecError as exc:
@@ -166,8 +167,7 @@ def check(
 
     from rich.table import Table
 
-    from federation import policies
-    from federation import render as rendering
+    from federation import planning, policies
     from federation.loading import read_stack_config
 
     spec = resolve_spec(stack, file, stacks_dir)
@@ -176,7 +176,7 @@ def check(
         settings = policies.parse_settings(read_stack_config(path, policies.POLICY_CONFIG_KEY, required=False))
     except SpecError as exc:
         fail_bad_input(exc)
-    objs = rendering.planned_objects(spec, material=rendering.generate_material(spec))
+    objs = planning.planned_objects(spec, material=planning.generate_material(spec))
     violations = policies.evaluate(objs, settings)
     if write_pack_config is not None:
         write_pack_config.write_text(json.dumps(policies.pack_config(settings), indent=2) + "\n", encoding="utf-8")

@@ -13,7 +13,7 @@ import pytest
 from pulumi_policy import PolicyCustomTimeouts, PolicyResource, PolicyResourceOptions, ResourceValidationArgs, StackValidationArgs
 
 from components.federation import TYPE_TOKEN, Federation
-from federation import render
+from federation import planning
 from federation.loading import parse_spec
 from federation.manifests import hub
 from federation.policies import PolicySettings, pack_config
@@ -82,14 +82,14 @@ def test_render_equals_what_the_program_registers(pulumi_mocks: Any, stack: str)
     state = inject_state(pulumi_mocks, "fl-superlink", data)
     run_federation(pulumi_mocks, data)
     spec = parse_spec(data)
-    material = render.KeyMaterial(
+    material = planning.KeyMaterial(
         hub.HubSecrets(tls_cert=state["cert_pem"], tls_key=state["key_pem"], ca_cert=state["ca_cert_pem"],
                        superexec_secret=pulumi_mocks.state["fl-superlink-superexec-secret"]["secret"]
                        if hub.superexec_secret_name(spec) else None,
                        tls_checksum=hub.tls_checksum(state["cert_pem"], state["ca_cert_pem"])),
         state["ca_cert_pem"],
     )
-    planned = {key(o): o for o in render.planned_objects(spec, material=material)}
+    planned = {key(o): o for o in planning.planned_objects(spec, material=material)}
     registered = {key(o): o for o in registered_objects(pulumi_mocks)}
     assert sorted(registered) == sorted(planned)
     for k, obj in planned.items():

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import yaml
 
-from federation import render, tls
+from federation import planning, render, tls
 from federation.errors import SpecError
 from federation.loading import load_stack, parse_spec, read_stack_config, stack_file
 from tests.schemas import validate_object
@@ -29,7 +29,7 @@ def ca_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.mark.parametrize("stack", ["dev", "prod"])
 def test_planned_objects_are_schema_valid_and_keyless_without_material(stack: str, ca_file: Path) -> None:
     spec = load_stack(stack, STACKS)
-    objs = render.planned_objects(spec, material=None, ca_certificate=ca_file.read_text())
+    objs = planning.planned_objects(spec, material=None, ca_certificate=ca_file.read_text())
     for obj in objs:
         validate_object(obj)
     text = "".join(render.render_files(objs).values())
@@ -39,7 +39,7 @@ def test_planned_objects_are_schema_valid_and_keyless_without_material(stack: st
 
 def test_material_fills_the_secrets() -> None:
     spec = load_stack("prod", STACKS)
-    objs = render.planned_objects(spec, material=render.generate_material(spec))
+    objs = planning.planned_objects(spec, material=planning.generate_material(spec))
     secrets = {o["metadata"]["name"]: o for o in objs if o["kind"] == "Secret"}
     assert set(secrets) == {"flower-prod-superlink-tls", "flower-prod-superexec-secret"}
     tls_data = secrets["flower-prod-superlink-tls"]["stringData"]
@@ -50,7 +50,7 @@ def test_material_fills_the_secrets() -> None:
 def test_tls_needs_a_ca_to_render() -> None:
     spec = load_stack("dev", STACKS)
     with pytest.raises(SpecError, match="--ca-certificate"):
-        render.planned_objects(spec, material=None)
+        planning.planned_objects(spec, material=None)
 
 
 def test_insecure_renders_without_ca() -> None:
@@ -58,7 +58,7 @@ def test_insecure_renders_without_ca() -> None:
     assert isinstance(data, dict)
     data = copy.deepcopy(data)
     data["hub"]["tls"] = {"mode": "insecure", "allowInsecure": True}
-    objs = render.planned_objects(parse_spec(data), material=None)
+    objs = planning.planned_objects(parse_spec(data), material=None)
     templates = [o for o in objs if o["kind"] == "AddOnTemplate"]
     assert templates
     for t in templates:
@@ -81,7 +81,7 @@ def test_cli_render_is_deterministic_and_complete(tmp_path: Path, ca_file: Path)
     assert kustomization["resources"] == sorted(files)
     docs = [yaml.safe_load(v) for _, v in sorted(files.items())]
     spec = load_stack("prod", STACKS)
-    assert docs == render.planned_objects(spec, material=None, ca_certificate=ca_file.read_text())
+    assert docs == planning.planned_objects(spec, material=None, ca_certificate=ca_file.read_text())
 
 
 def test_cli_render_replaces_its_own_files_only(tmp_path: Path, ca_file: Path) -> None:
@@ -175,5 +175,5 @@ def test_libyaml_and_pure_python_dumpers_write_the_same_bytes() -> None:
     from federation.render import _PureDumper
 
     spec = load_stack("prod", STACKS)
-    for obj in render.planned_objects(spec, material=render.generate_material(spec)):
+    for obj in planning.planned_objects(spec, material=planning.generate_material(spec)):
         assert render.to_yaml(obj) == render.to_yaml(obj, dumper=_PureDumper)
