@@ -16,8 +16,7 @@ from components.federation import TYPE_TOKEN, Federation
 from federation import planning
 from federation.loading import parse_spec
 from federation.manifests import hub
-from federation.policies import PolicySettings, pack_config
-from tests import pss
+from federation.policies import PolicySettings, pack_config, pss
 from tests.conftest import unwrap
 from tests.schemas import validate_object
 from tests.test_components_superlink import inject_state, raw

@@ -18,7 +18,7 @@ from federation import flower
 from federation.flower import CONTAINER
 from federation.loading import parse_spec, read_stack_config, stack_file
 from federation.manifests import hub
-from tests import pss
+from federation.policies import pss
 from tests.conftest import SECRET_SIG, unwrap
 from tests.schemas import validate_kubernetes
 

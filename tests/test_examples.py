@@ -20,7 +20,7 @@ import yaml
 
 from federation.loading import parse_spec
 from federation.manifests import hub
-from tests import pss
+from federation.policies import pss
 from tests.conftest import unwrap
 from tests.schemas import validate_object
 from tests.test_components_superlink import inject_state, raw

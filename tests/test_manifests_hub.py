@@ -13,8 +13,8 @@ from federation.flower import CONTAINER
 from federation.loading import parse_spec, read_stack_config, stack_file
 from federation.manifests import hub
 from federation.manifests.hub import HubSecrets, hub_objects
+from federation.policies import pss
 from federation.spec import FederationSpec
-from tests import pss
 from tests.schemas import validate_kubernetes
 
 STACKS = Path(__file__).resolve().parents[1] / "stacks"

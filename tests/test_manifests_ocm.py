@@ -15,8 +15,8 @@ from federation import flower, templating
 from federation.errors import SpecError
 from federation.loading import parse_spec, read_stack_config, stack_file
 from federation.manifests import ocm
+from federation.policies import pss
 from federation.spec import FederationSpec
-from tests import pss
 from tests.schemas import validate_kubernetes, validate_ocm
 
 REPO = Path(__file__).resolve().parents[1]

@@ -145,23 +145,23 @@ def test_flower_versions_match() -> None:
 def test_restricted_pod_security() -> None:
     assert msgs("restricted-pod-security", superlink()) == []
     cases = {
-        "must set allowPrivilegeEscalation: false": lambda o: first_container(o)["securityContext"].pop("allowPrivilegeEscalation"),
-        "must drop ALL capabilities": lambda o: first_container(o)["securityContext"].update(capabilities={}),
-        "adds capabilities ['SYS_ADMIN']": lambda o: first_container(o)["securityContext"]["capabilities"].update(add=["SYS_ADMIN"]),
-        "is privileged": lambda o: first_container(o)["securityContext"].update(privileged=True),
-        "hostNetwork must not be true": lambda o: o["spec"]["template"]["spec"].update(hostNetwork=True),
-        "uses a forbidden type hostPath": lambda o: o["spec"]["template"]["spec"]["volumes"].append({"name": "h", "hostPath": {"path": "/"}}),
-        "must run as non-root": lambda o: (first_container(o)["securityContext"].pop("runAsNonRoot"),
+        "allowPrivilegeEscalation must be false": lambda o: first_container(o)["securityContext"].pop("allowPrivilegeEscalation"),
+        "capabilities.drop must include ALL": lambda o: first_container(o)["securityContext"].update(capabilities={}),
+        "capabilities.add 'SYS_ADMIN' is not allowed": lambda o: first_container(o)["securityContext"]["capabilities"].update(add=["SYS_ADMIN"]),
+        "privileged must be false": lambda o: first_container(o)["securityContext"].update(privileged=True),
+        "spec.hostNetwork must be false": lambda o: o["spec"]["template"]["spec"].update(hostNetwork=True),
+        "volume 'h' uses hostPath": lambda o: o["spec"]["template"]["spec"]["volumes"].append({"name": "h", "hostPath": {"path": "/"}}),
+        "runAsNonRoot must be true": lambda o: (first_container(o)["securityContext"].pop("runAsNonRoot"),
                                             o["spec"]["template"]["spec"]["securityContext"].pop("runAsNonRoot")),
-        "needs seccompProfile": lambda o: (first_container(o)["securityContext"].pop("seccompProfile"),
+        "seccompProfile must be RuntimeDefault or Localhost": lambda o: (first_container(o)["securityContext"].pop("seccompProfile"),
                                            o["spec"]["template"]["spec"]["securityContext"].pop("seccompProfile")),
-        "uses a hostPort": lambda o: first_container(o).update(ports=[{"containerPort": 8000, "hostPort": 8000}]),
+        "uses hostPort 8000": lambda o: first_container(o).update(ports=[{"containerPort": 8000, "hostPort": 8000}]),
     }
     for expected, fn in cases.items():
         found = msgs("restricted-pod-security", edited(superlink(), fn))
         assert any(expected in m for m in found), (expected, found)
     # The same bar applies to a pod inside an AddOnTemplate.
-    bad = edited(superlink(), cases["is privileged"])
+    bad = edited(superlink(), cases["privileged must be false"])
     assert msgs("restricted-pod-security", template(bad))
 
 

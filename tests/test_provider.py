@@ -28,7 +28,7 @@ from components import (
     SuperNodePool,
 )
 from federation.loading import parse_spec
-from tests import pss
+from federation.policies import pss
 from tests.conftest import unwrap
 from tests.schemas import validate_object
 from tests.test_components_superlink import inject_state, raw
