@@ -34,7 +34,7 @@ lint: $(STAMP)
 	$(BIN)/lint-imports
 
 typecheck: $(STAMP)
-	$(BIN)/mypy federation components
+	$(BIN)/mypy federation components policy
 
 clean:
 	rm -rf $(VENV)

@@ -11,6 +11,7 @@ from typing import Any
 
 from pulumi_policy import (
     EnforcementLevel,
+    Policy,
     PolicyConfigSchema,
     ReportViolation,
     ResourceValidationArgs,
@@ -68,19 +69,19 @@ def _stack_validator(rule: Rule) -> Any:
     return validate
 
 
-def build_policies() -> list[ResourceValidationPolicy | StackValidationPolicy]:
+def build_policies() -> list[Policy]:
     """One CrossGuard policy per rule, same names, descriptions, severities and enforcement."""
-    out: list[ResourceValidationPolicy | StackValidationPolicy] = []
+    out: list[Policy] = []
     for rule in RULES:
-        common = {
-            "name": rule.name,
-            "description": rule.description,
-            "enforcement_level": EnforcementLevel(rule.enforcement),
-            "config_schema": CONFIG_SCHEMA,
-            "severity": Severity(rule.severity),
-        }
+        level, severity = EnforcementLevel(rule.enforcement), Severity(rule.severity)
         if rule.resource is not None:
-            out.append(ResourceValidationPolicy(validate=_resource_validator(rule), **common))
+            out.append(ResourceValidationPolicy(
+                name=rule.name, description=rule.description, validate=_resource_validator(rule),
+                enforcement_level=level, config_schema=CONFIG_SCHEMA, severity=severity,
+            ))
         else:
-            out.append(StackValidationPolicy(validate=_stack_validator(rule), **common))
+            out.append(StackValidationPolicy(
+                name=rule.name, description=rule.description, validate=_stack_validator(rule),
+                enforcement_level=level, config_schema=CONFIG_SCHEMA, severity=severity,
+            ))
     return out
