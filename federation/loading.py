@@ -6,6 +6,9 @@ see the same model and the same messages.
 
 from __future__ import annotations
 
+import copy
+import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,13 +18,17 @@ from pydantic_core import ErrorDetails
 
 from federation import payloads
 from federation.errors import ROOT, Problem, SpecError, field_path
-from federation.spec import FederationSpec
+from federation.spec import FederationSpec, show
 from federation.validation import check
 
 CONFIG_NAMESPACE = "flower"
 CONFIG_KEY = "federation"
 STACK_CONFIG_KEY = f"{CONFIG_NAMESPACE}:{CONFIG_KEY}"
 DEFAULT_STACKS_DIR = Path("stacks")
+#: Deepest nesting a declaration may have (a stack file is a handful of levels deep; this stops runaway input).
+MAX_DEPTH = 64
+#: Passes of the repair loop that lets cross-field rules run despite structural errors.
+_REPAIR_PASSES = 8
 
 _TYPE_WORDS = {
     "int": "an integer",
@@ -37,7 +44,7 @@ _TYPE_WORDS = {
 def _message(err: ErrorDetails) -> str:
     kind = err["type"]
     ctx: dict[str, Any] = dict(err.get("ctx") or {})
-    got = err.get("input")
+    got = show(err.get("input"))
     if kind == "extra_forbidden":
         return f"unknown key {err['loc'][-1]!r}"
     if kind == "missing":
@@ -54,19 +61,41 @@ def _message(err: ErrorDetails) -> str:
         return f"must have at least {ctx['min_length']} item(s)"
     if kind == "too_long":
         return f"must have at most {ctx['max_length']} item(s)"
+    if kind == "string_too_long":
+        return f"must be at most {ctx['max_length']} characters"
+    if kind == "string_too_short":
+        return f"must be at least {ctx['min_length']} character(s)"
     if kind == "literal_error":
-        return f"must be one of {ctx['expected']} (got {got!r})"
+        return f"must be one of {ctx['expected']} (got {got})"
     if kind == "value_error":
         return str(ctx.get("error", err["msg"]))
     for prefix, word in _TYPE_WORDS.items():
         if kind.startswith(prefix):
-            return f"must be {word} (got {got!r})"
+            return f"must be {word} (got {got})"
     return err["msg"][0].lower() + err["msg"][1:]
+
+
+def _loc(err: ErrorDetails) -> tuple[str | int, ...]:
+    """The error's location without pydantic's `[key]` marker (a bad mapping key is reported on the key)."""
+    return tuple(part for part in err["loc"] if part != "[key]")
 
 
 def pydantic_problems(exc: ValidationError, root: str = ROOT) -> list[Problem]:
     """Problems of a pydantic ValidationError, with field paths under `root`, sorted and deduplicated."""
-    return sorted({Problem(field_path(e["loc"], root), _message(e)) for e in exc.errors()})
+    return sorted({Problem(field_path(_loc(e), root), _message(e)) for e in exc.errors()})
+
+
+def _too_deep(data: object, limit: int = MAX_DEPTH) -> bool:
+    """Whether `data` nests lists/mappings deeper than `limit` (iterative: safe on any depth)."""
+    stack: list[tuple[object, int]] = [(data, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, dict | list):
+            if depth >= limit:
+                return True
+            children = node.values() if isinstance(node, dict) else node
+            stack.extend((child, depth + 1) for child in children)
+    return False
 
 
 def parse_spec(data: object) -> FederationSpec:
@@ -77,18 +106,130 @@ def parse_spec(data: object) -> FederationSpec:
     """
     if not isinstance(data, dict):
         raise SpecError([Problem(ROOT, f"must be a mapping (got {type(data).__name__})")])
+    if _too_deep(data):
+        raise SpecError([Problem(ROOT, f"nested more than {MAX_DEPTH} levels deep")])
     return _parse(data)
+
+
+def _rules(spec: FederationSpec) -> list[Problem]:
+    return sorted({*check(spec), *payloads.problems(spec)})
 
 
 def _parse(data: dict[str, Any]) -> FederationSpec:
     try:
         spec = FederationSpec.model_validate(data)
     except ValidationError as exc:
-        raise SpecError(pydantic_problems(exc)) from None
-    problems = sorted({*check(spec), *payloads.problems(spec)})
+        structural = pydantic_problems(exc)
+        raise SpecError(sorted({*structural, *_cross_field_despite(data, exc, structural)})) from None
+    problems = _rules(spec)
     if problems:
         raise SpecError(problems)
     return spec
+
+
+# --- one pass: cross-field rules on a repaired copy ---------------------------------------------
+#
+# A declaration with structural errors has no typed spec, so the cross-field rules could not run and the
+# user would fix one batch of problems only to see the next. Instead, a copy is repaired by dropping every
+# offending value (its default applies) or, for a required one, the list item holding it; the rules run on
+# that copy, their paths are mapped back to the user's indices, and findings next to a structural error
+# (the same field, one inside it, or one containing it) are left out as follow-on noise.
+
+
+class _Repair:
+    def __init__(self, data: dict[str, Any]) -> None:
+        self.data = copy.deepcopy(data)
+        #: For each list (by its path in the user's indices): the user's index of every item still present.
+        self.kept: dict[str, list[int]] = {}
+
+    def original(self, loc: tuple[str | int, ...]) -> tuple[str | int, ...]:
+        out: list[str | int] = []
+        for part in loc:
+            if isinstance(part, int):
+                kept = self.kept.get(field_path(out))
+                out.append(kept[part] if kept is not None and part < len(kept) else part)
+            else:
+                out.append(part)
+        return tuple(out)
+
+    def _existing(self, loc: tuple[str | int, ...]) -> tuple[str | int, ...]:
+        """The longest prefix of `loc` present in the data."""
+        node: Any = self.data
+        for n, part in enumerate(loc):
+            present = part in node if isinstance(node, dict) else (
+                isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node))
+            if not present:
+                return loc[:n]
+            node = node[part]
+        return loc
+
+    def drop(self, loc: tuple[str | int, ...], *, required: bool) -> bool:
+        """Remove the value at `loc` (its list item when `required`); False when nothing can be removed."""
+        loc = self._existing(loc)
+        if required:
+            while loc and not isinstance(loc[-1], int):
+                loc = loc[:-1]
+        if not loc:
+            return False
+        node: Any = self.data
+        for part in loc[:-1]:
+            node = node[part]
+        last = loc[-1]
+        if isinstance(node, list) and isinstance(last, int):
+            key = field_path(self.original(loc[:-1]))
+            kept = self.kept.setdefault(key, list(range(len(node))))
+            del kept[last]
+            del node[last]
+        elif isinstance(node, dict):
+            del node[last]
+        else:
+            return False
+        return True
+
+
+_INDEX = re.compile(r"\[(\d+)\]")
+
+
+def _remap(path: str, kept: dict[str, list[int]]) -> str:
+    """`path` (indices of the repaired copy) in the user's indices."""
+    out, pos = "", 0
+    for m in _INDEX.finditer(path):
+        out += path[pos:m.start()]
+        index = int(m.group(1))
+        mapping = kept.get(out)
+        out += f"[{mapping[index] if mapping is not None and index < len(mapping) else index}]"
+        pos = m.end()
+    return out + path[pos:]
+
+
+def _related(a: str, b: str) -> bool:
+    """Whether one path is the other or inside it."""
+    return a == b or any(x.startswith(y) and x[len(y)] in ".[" for x, y in ((a, b), (b, a)) if len(x) > len(y))
+
+
+def _cross_field_despite(data: dict[str, Any], exc: ValidationError, structural: list[Problem]) -> Iterator[Problem]:
+    repair = _Repair(data)
+    errors = exc.errors()
+    for _ in range(_REPAIR_PASSES):
+        changed = False
+        # deepest first, so removing a list item does not shift the index of a later error
+        for err in sorted(errors, key=lambda e: [(0, p) if isinstance(p, int) else (1, 0) for p in _loc(e)], reverse=True):
+            changed |= repair.drop(_loc(err), required=err["type"] == "missing")
+        if not changed:
+            return
+        try:
+            spec = FederationSpec.model_validate(repair.data)
+        except ValidationError as again:
+            errors = again.errors()
+            continue
+        except RecursionError:
+            return
+        bad = [p.path for p in structural]
+        for problem in _rules(spec):
+            path = _remap(problem.path, repair.kept)
+            if not any(_related(path, b) for b in bad):
+                yield Problem(path, problem.message)
+        return
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):
@@ -138,13 +279,19 @@ def read_stack_config(path: Path, key: str = STACK_CONFIG_KEY, *, required: bool
     """Read one key (default `flower:federation`) from a Pulumi stack config file, without the engine."""
     where = str(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        raw = path.read_bytes()
     except FileNotFoundError:
         raise SpecError([Problem(where, "no such stack file")]) from None
     except OSError as exc:
         raise SpecError([Problem(where, f"cannot read: {exc.strerror}")]) from None
     try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise SpecError([Problem(where, f"not UTF-8 text (byte 0x{raw[exc.start]:02x} at offset {exc.start})")]) from None
+    try:
         doc = _load_yaml(text)
+    except RecursionError:
+        raise SpecError([Problem(where, "invalid YAML: nested too deeply")]) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         at = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""

@@ -15,6 +15,7 @@ from typing import Annotated, Literal
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     PlainValidator,
@@ -41,6 +42,27 @@ _OCM_VARIABLE = re.compile(r"^[a-zA-Z_][_a-zA-Z0-9]*$")
 _DURATION = re.compile(r"^([0-9]+[hms])+$")
 _PERCENT_OR_INT = re.compile(r"^((100|[0-9]{1,2})%|[0-9]+)$")
 _NODE_CONFIG_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+# Kubernetes apimachinery pkg/util/validation/validation.go: IsDNS1035Label (Service names).
+_DNS1035_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
+# OCM crds/ocm/*placements.crd.yaml: decisionGroups[].groupName.
+_GROUP_NAME = re.compile(r"^[a-zA-Z0-9][-A-Za-z0-9_.]{0,61}[a-zA-Z0-9]$")
+# OCM crds/ocm/*manifestworkreplicasets.crd.yaml rolloutStrategy.*.progressDeadline ("None" is OCM's default).
+_DEADLINE = re.compile(r"^(([0-9]+[hms])+|None)$")
+# A registry host[:port][/path] as containerd/CRI-O mirror config takes it (no scheme, no spaces).
+_REGISTRY = re.compile(
+    r"^(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*|\[[0-9a-fA-F:.]+\])"
+    r"(?::[0-9]{1,5})?(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$"
+)
+INT32_MAX = 2**31 - 1
+INT64_MAX = 2**63 - 1
+#: Longest value echoed back in a message; longer ones are cut.
+SHOW_MAX = 80
+
+
+def show(value: object) -> str:
+    """`repr(value)`, cut to :data:`SHOW_MAX` characters so a huge value never floods the output."""
+    text = repr(value)
+    return text if len(text) <= SHOW_MAX else f"{text[:SHOW_MAX - 3]}...' ({len(str(value))} characters)"
 
 
 def is_dns_label(value: str) -> bool:
@@ -51,15 +73,38 @@ def is_dns_label(value: str) -> bool:
 def _dns_label(value: str) -> str:
     if not is_dns_label(value):
         raise ValueError(
-            f"{value!r} is not a valid DNS-1123 label (lowercase letters, digits and '-', "
+            f"{show(value)} is not a valid DNS-1123 label (lowercase letters, digits and '-', "
             "start and end alphanumeric, at most 63 characters)"
         )
     return value
 
 
+def is_dns1035_label(value: str) -> bool:
+    """Whether `value` is an RFC 1035 label (IsDNS1035Label): Service names must start with a letter."""
+    return len(value) <= 63 and _DNS1035_LABEL.match(value) is not None
+
+
+def is_dns_subdomain(value: str) -> bool:
+    """Whether `value` is a DNS-1123 subdomain (IsDNS1123Subdomain): names of most namespaced objects."""
+    return len(value) <= 253 and _DNS_SUBDOMAIN.match(value) is not None
+
+
+def is_label_value(value: str) -> bool:
+    """Whether `value` is a valid label value (IsValidLabelValue)."""
+    return len(value) <= 63 and _LABEL_VALUE.match(value) is not None
+
+
+def is_qualified_name(value: str) -> bool:
+    """Whether `value` is a qualified name (IsQualifiedName): label and annotation keys."""
+    prefix, slash, name = value.rpartition("/")
+    if slash and not (prefix and is_dns_subdomain(prefix)):
+        return False
+    return len(name) <= 63 and _LABEL_NAME.match(name) is not None
+
+
 def _dns_subdomain(value: str) -> str:
     if len(value) > 253 or not _DNS_SUBDOMAIN.match(value):
-        raise ValueError(f"{value!r} is not a valid DNS-1123 subdomain")
+        raise ValueError(f"{show(value)} is not a valid DNS-1123 subdomain")
     return value
 
 
@@ -73,12 +118,9 @@ def _flower_version(value: str) -> str:
 
 
 def _label_key(value: str) -> str:
-    prefix, _, name = value.rpartition("/")
-    if prefix:
-        _dns_subdomain(prefix)
-    if len(name) > 63 or not _LABEL_NAME.match(name):
+    if not is_qualified_name(value):
         raise ValueError(
-            f"{value!r} is not a valid label key (optional DNS prefix '/', then at most 63 "
+            f"{show(value)} is not a valid label key (optional DNS prefix '/', then at most 63 "
             "alphanumerics, '-', '_' or '.', starting and ending alphanumeric)"
         )
     return value
@@ -86,31 +128,78 @@ def _label_key(value: str) -> str:
 
 def _label_value(value: str) -> str:
     if len(value) > 63 or not _LABEL_VALUE.match(value):
-        raise ValueError(f"{value!r} is not a valid label value (at most 63 alphanumerics, '-', '_' or '.')")
+        raise ValueError(f"{show(value)} is not a valid label value (at most 63 alphanumerics, '-', '_' or '.')")
     return value
 
 
 def _quantity(value: str) -> str:
     if not _QUANTITY.match(value):
-        raise ValueError(f"{value!r} is not a Kubernetes resource quantity (e.g. 500m, 1Gi, 2)")
+        raise ValueError(f"{show(value)} is not a Kubernetes resource quantity (e.g. 500m, 1Gi, 2)")
     return value
 
 
 def _image(value: str) -> str:
     if len(value) > 255 or not _IMAGE.match(value):
-        raise ValueError(f"{value!r} is not a valid image reference (registry/path:tag or path@sha256:<digest>)")
+        raise ValueError(f"{show(value)} is not a valid image reference (registry/path:tag or path@sha256:<digest>)")
+    return value
+
+
+def _not_bool(value: object) -> object:
+    """YAML `true`/`false` would pass as 1/0 where a number is meant: refuse them."""
+    if isinstance(value, bool):
+        raise ValueError(f"must be an integer (got {value!r})")
+    return value
+
+
+def _int_or_str(value: object) -> object:
+    """OCM int-or-string fields: `5` and `"5"` (and `"25%"`) mean the same."""
+    if isinstance(value, bool):
+        raise ValueError(f"must be a count or a percentage like 25% (got {value!r})")
+    return str(value) if isinstance(value, int) else value
+
+
+def _deadline(value: str) -> str:
+    if not _DEADLINE.match(value):
+        raise ValueError(f"{show(value)} is not a duration like 90s, 10m or 2h (or None)")
+    return value
+
+
+def _group_name(value: str) -> str:
+    if not _GROUP_NAME.match(value):
+        raise ValueError(f"{show(value)} is not a valid decision group name (2 to 63 letters, digits, '-', '_' or '.', "
+                         "starting and ending alphanumeric)")
+    return value
+
+
+def _registry(value: str) -> str:
+    if not _REGISTRY.match(value) or len(value) > 255:
+        raise ValueError(f"{show(value)} is not a registry host like registry.example.com[:5000][/path] "
+                         "(no scheme, no spaces)")
+    return value
+
+
+def _annotation_key(value: str) -> str:
+    if not is_qualified_name(value):
+        raise ValueError(f"{show(value)} is not a valid annotation key (optional DNS prefix '/', then at most 63 "
+                         "alphanumerics, '-', '_' or '.', starting and ending alphanumeric)")
+    return value
+
+
+def _positive_quantity(value: str) -> str:
+    if _QUANTITY.match(value) and not any(c in "123456789" for c in value.split("e")[0].split("E")[0]):
+        raise ValueError(f"{show(value)} must be greater than zero")
     return value
 
 
 def _duration(value: str) -> str:
     if not _DURATION.match(value):
-        raise ValueError(f"{value!r} is not a duration like 90s, 10m or 2h")
+        raise ValueError(f"{show(value)} is not a duration like 90s, 10m or 2h")
     return value
 
 
 def _percent_or_int(value: str) -> str:
     if not _PERCENT_OR_INT.match(value):
-        raise ValueError(f"{value!r} must be a count or a percentage like 25%")
+        raise ValueError(f"{show(value)} must be a count or a percentage like 25%")
     return value
 
 
@@ -118,7 +207,7 @@ def _cidr(value: str) -> str:
     try:
         ipaddress.ip_network(value, strict=True)
     except ValueError as exc:
-        raise ValueError(f"{value!r} is not a CIDR range: {exc}") from None
+        raise ValueError(f"{show(value)} is not a CIDR range: {exc}") from None
     return value
 
 
@@ -126,19 +215,19 @@ def _ip(value: str) -> str:
     try:
         ipaddress.ip_address(value)
     except ValueError:
-        raise ValueError(f"{value!r} is not an IP address") from None
+        raise ValueError(f"{show(value)} is not an IP address") from None
     return value
 
 
 def _ocm_variable(value: str) -> str:
     if len(value) > 255 or not _OCM_VARIABLE.match(value):
-        raise ValueError(f"{value!r} is not a valid OCM variable name (letters, digits, '_'; not starting with a digit)")
+        raise ValueError(f"{show(value)} is not a valid OCM variable name (letters, digits, '_'; not starting with a digit)")
     return value
 
 
 def _node_config_key(value: str) -> str:
     if not _NODE_CONFIG_KEY.match(value):
-        raise ValueError(f"{value!r} is not a valid node-config key (letters, digits, '-', '_', '.')")
+        raise ValueError(f"{show(value)} is not a valid node-config key (letters, digits, '-', '_', '.')")
     return value
 
 
@@ -154,7 +243,15 @@ Cidr = Annotated[str, AfterValidator(_cidr)]
 IpAddress = Annotated[str, AfterValidator(_ip)]
 OcmVariable = Annotated[str, AfterValidator(_ocm_variable)]
 NodeConfigKey = Annotated[str, AfterValidator(_node_config_key)]
-Port = Annotated[int, Field(ge=1, le=65535)]
+Int = Annotated[int, BeforeValidator(_not_bool)]
+Port = Annotated[int, BeforeValidator(_not_bool), Field(ge=1, le=65535)]
+Int32 = Annotated[int, BeforeValidator(_not_bool), Field(le=INT32_MAX)]
+OcmCount = Annotated[str, BeforeValidator(_int_or_str), AfterValidator(_percent_or_int)]
+Deadline = Annotated[str, AfterValidator(_deadline)]
+GroupName = Annotated[str, AfterValidator(_group_name)]
+RegistryHost = Annotated[str, AfterValidator(_registry)]
+AnnotationKey = Annotated[str, AfterValidator(_annotation_key)]
+PositiveQuantity = Annotated[str, AfterValidator(_quantity), AfterValidator(_positive_quantity)]
 
 
 def _scalar(value: object) -> bool | int | float | str:
@@ -205,7 +302,7 @@ class Toleration(Model):
     operator: Literal["Equal", "Exists"] = "Equal"
     value: LabelValue | None = None
     effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute"] | None = None
-    toleration_seconds: int | None = Field(default=None, ge=0)
+    toleration_seconds: Int | None = Field(default=None, ge=0, le=INT64_MAX)
 
 
 class LabelSelectorRequirement(Model):
@@ -230,8 +327,8 @@ class ClaimSelector(Model):
 class RegistryMirror(Model):
     """Pull images of `source` (empty: every registry) from `mirror` on the managed clusters."""
 
-    source: str = ""
-    mirror: str = Field(min_length=1)
+    source: RegistryHost | Literal[""] = ""
+    mirror: RegistryHost
 
 
 class RolloutStrategy(Model):
@@ -239,10 +336,10 @@ class RolloutStrategy(Model):
 
     type: Literal["All", "Progressive", "ProgressivePerGroup"] = "All"
     min_success_time: Duration | None = None
-    progress_deadline: Duration | None = None
-    max_failures: PercentOrInt | None = None
-    max_concurrency: PercentOrInt | None = None
-    mandatory_decision_groups: list[str] = []
+    progress_deadline: Deadline | None = None
+    max_failures: OcmCount | None = None
+    max_concurrency: OcmCount | None = None
+    mandatory_decision_groups: list[GroupName] = []
 
 
 # --- Flower -----------------------------------------------------------------------------
@@ -273,20 +370,20 @@ class Exposure(Model):
     """How the SuperLink is reached, and the names/IPs clients dial from outside the hub."""
 
     type: Literal["ClusterIP", "NodePort", "LoadBalancer"] = "ClusterIP"
-    node_port: int | None = Field(default=None, ge=30000, le=32767)
+    node_port: Int | None = Field(default=None, ge=30000, le=32767)
     load_balancer_source_ranges: list[Cidr] = []
     external_names: list[DnsSubdomain] = []
     external_ips: list[IpAddress] = Field(default=[], alias="externalIPs")
     external_port: Port | None = None
-    annotations: dict[str, str] = {}
+    annotations: dict[AnnotationKey, str] = {}
 
 
 class Persistence(Model):
     """The SuperLink state database (sqlite on a PersistentVolumeClaim)."""
 
     enabled: bool = True
-    size: Quantity = "1Gi"
-    storage_class: str | None = None
+    size: PositiveQuantity = "1Gi"
+    storage_class: DnsSubdomain | None = None
 
 
 class Tls(Model):
@@ -300,8 +397,8 @@ class Tls(Model):
     mode: Literal["generate", "existingSecret", "insecure"] = "generate"
     secret_name: DnsSubdomain | None = None
     allow_insecure: bool = False
-    validity_days: int = Field(default=365, ge=1, le=3650)
-    renew_before_days: int = Field(default=30, ge=0)
+    validity_days: Int = Field(default=365, ge=1, le=3650)
+    renew_before_days: Int = Field(default=30, ge=0)
 
 
 class SuperNodeAuth(Model):
@@ -340,7 +437,7 @@ class ScoreCoordinate(Model):
 
     built_in: Literal["Balance", "Steady", "ResourceAllocatableCPU", "ResourceAllocatableMemory", "Spread"] | None = None
     add_on: AddOnScore | None = None
-    weight: int = Field(default=1, ge=-10, le=10)
+    weight: Int = Field(default=1, ge=-10, le=10)
 
 
 class AddOnScore(Model):
@@ -356,7 +453,7 @@ class Prioritizers(Model):
 class SpreadConstraint(Model):
     topology_key: LabelKey
     topology_key_type: Literal["Label", "Claim"] = "Label"
-    max_skew: int = Field(default=1, ge=1)
+    max_skew: Int = Field(default=1, ge=1, le=INT32_MAX)
     when_unsatisfiable: Literal["ScheduleAnyway", "DoNotSchedule"] = "ScheduleAnyway"
 
 
@@ -365,19 +462,19 @@ class ClusterToleration(Model):
 
     key: LabelKey | None = None
     operator: Literal["Equal", "Exists"] = "Equal"
-    value: LabelValue | None = None
+    value: str | None = Field(default=None, max_length=1024)  # OCM placements CRD: tolerations[].value
     effect: Literal["NoSelect", "PreferNoSelect", "NoSelectIfNew"] | None = None
-    toleration_seconds: int | None = Field(default=None, ge=0)
+    toleration_seconds: Int | None = Field(default=None, ge=0, le=INT64_MAX)
 
 
 class DecisionGroup(Model):
-    group_name: DnsLabel
+    group_name: GroupName
     label_selector: LabelSelector | None = None
     claim_selector: ClaimSelector | None = None
 
 
 class DecisionStrategy(Model):
-    clusters_per_decision_group: PercentOrInt | None = None
+    clusters_per_decision_group: OcmCount | None = None
     decision_groups: list[DecisionGroup] = []
 
 
@@ -388,19 +485,19 @@ class ClusterSelection(Model):
     label_selector: LabelSelector | None = None
     claim_selector: ClaimSelector | None = None
     cel_expressions: list[str] = []
-    number_of_clusters: int | None = Field(default=None, ge=1)
+    number_of_clusters: Int | None = Field(default=None, ge=1, le=INT32_MAX)
     prioritizers: Prioritizers | None = None
     spread_constraints: list[SpreadConstraint] = Field(default=[], max_length=8)
     tolerations: list[ClusterToleration] = []
     decision_strategy: DecisionStrategy | None = None
-    clusters: list[DnsSubdomain] = []
+    clusters: list[DnsLabel] = []  # ManagedCluster names are namespaces on the hub: DNS-1123 labels
 
 
 class GpuSpec(Model):
     """GPUs for the pod that runs the ClientApp, and the nodes it may land on."""
 
     resource_name: str | None = "nvidia.com/gpu"
-    count: int = Field(default=1, ge=1)
+    count: Int = Field(default=1, ge=1, le=INT32_MAX)
     node_selector: dict[LabelKey, LabelValue] = {}
     tolerations: list[Toleration] = []
 
@@ -412,7 +509,7 @@ class PoolSpec(Model):
     selection: ClusterSelection = ClusterSelection()
     gpu: GpuSpec | None = None
     resources: Resources = Resources()
-    replicas: int = Field(default=1, ge=1, le=100)
+    replicas: Int = Field(default=1, ge=1, le=100)
     isolation: Literal["subprocess", "process"] = "subprocess"
     image: ImageRef | None = None
     node_config: dict[NodeConfigKey, NodeConfigValue] = {}
@@ -443,7 +540,7 @@ class OcmSettings(Model):
     addon_name: DnsLabel = "flower-supernode"
     install_strategy: Literal["Placements", "Manual"] = "Placements"
     agent_namespace: DnsLabel = "flower"
-    max_manifest_bytes: int = Field(default=400 * 1024, ge=1024, le=500 * 1024)
+    max_manifest_bytes: Int = Field(default=400 * 1024, ge=1024, le=500 * 1024)
     variables: dict[OcmVariable, str] = {}
 
 
@@ -460,11 +557,11 @@ class Distribution(Model):
 class LocalSpec(Model):
     """Settings of `flower-federation local up` (no cluster)."""
 
-    supernodes_per_pool: int = Field(default=2, ge=1, le=32)
-    num_partitions: int | None = Field(default=None, ge=1)
-    rounds: int = Field(default=2, ge=1)
+    supernodes_per_pool: Int = Field(default=2, ge=1, le=32)
+    num_partitions: Int | None = Field(default=None, ge=1)
+    rounds: Int = Field(default=2, ge=1)
     run_config: dict[NodeConfigKey, NodeConfigValue] = {}
-    timeout_seconds: int = Field(default=600, ge=10)
+    timeout_seconds: Int = Field(default=600, ge=10)
 
 
 # --- The federation ---------------------------------------------------------------------

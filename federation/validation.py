@@ -6,8 +6,11 @@ form the user wrote. Structural checks (types, ranges, name formats) live on the
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import Iterator
+from fractions import Fraction
+from typing import Any
 
 from federation.errors import Problem
 from federation.spec import (
@@ -16,7 +19,10 @@ from federation.spec import (
     GpuSpec,
     LabelSelector,
     PoolSpec,
+    Resources,
     RolloutStrategy,
+    Toleration,
+    show,
 )
 from federation.templating import BUILTIN_VARIABLES
 
@@ -30,6 +36,7 @@ _EXTENDED_RESOURCE = re.compile(
     r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)+/[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$"
 )
 _VERSION_TAG = re.compile(r"^(\d+)\.(\d+)\.\d+")
+_FULL_VERSION = re.compile(r"^\d+\.\d+\.\d+(-[\w.]+)?$")
 
 
 def check(spec: FederationSpec) -> list[Problem]:
@@ -42,8 +49,33 @@ def check(spec: FederationSpec) -> list[Problem]:
         _distribution,
         _overlaps,
         _local,
+        _selectors,
+        _all_resources,
+        _pod_tolerations,
+        _service,
+        _placements,
     )
     return sorted({p for rule in rules for p in rule(spec)})
+
+
+def warnings(spec: FederationSpec) -> list[Problem]:
+    """Things Kubernetes and OCM accept but that are probably a mistake: mutable image tags."""
+    found: list[Problem] = []
+    flower = [("federation.flower.images.superlink", spec.flower.images.superlink),
+              ("federation.flower.images.supernode", spec.flower.images.supernode)]
+    flower += [(f"federation.pools[{i}].image", p.image) for i, p in enumerate(spec.pools) if p.image]
+    others = [(f"federation.clientApps[{i}].image", a.image) for i, a in enumerate(spec.client_apps)]
+    if spec.flower.images.superexec:
+        others.append(("federation.flower.images.superexec", spec.flower.images.superexec))
+    for path, image in flower + others:
+        tag = _image_tag(image)
+        if "@" in image:
+            continue
+        if tag == "latest":
+            found.append(Problem(path, f"{show(image)} uses the mutable tag ':latest'; pin a version or a digest"))
+        elif (path, image) in flower and tag is not None and not _FULL_VERSION.match(tag):
+            found.append(Problem(path, f"{show(image)} is not pinned to a Flower release (x.y.z tag or @sha256 digest)"))
+    return sorted(found)
 
 
 def _minor(version: str) -> tuple[str, str] | None:
@@ -150,6 +182,8 @@ def _pools(spec: FederationSpec) -> Iterator[Problem]:
     manual = spec.distribution.ocm.install_strategy == "Manual"
     listed: dict[str, str] = {}
     targeted = {name for app in spec.client_apps for name in app.pools}
+    # a clientApps entry naming an unknown pool is reported there; do not also report the pool it probably meant
+    dangling = bool(targeted - {p.name for p in spec.pools})
     for i, pool in enumerate(spec.pools):
         path = f"federation.pools[{i}]"
         if pool.name in seen:
@@ -183,7 +217,7 @@ def _pools(spec: FederationSpec) -> Iterator[Problem]:
             if key in RESERVED_NODE_CONFIG_KEYS:
                 yield Problem(f"{path}.nodeConfig.{key}", "is set by flower-federation (the managed cluster's name)")
         yield from _rollout(f"{path}.rolloutStrategy", pool.rollout_strategy, _decision_groups(pool))
-        if pool.isolation == "process" and pool.name not in targeted:
+        if pool.isolation == "process" and pool.name not in targeted and not dangling:
             yield Problem(
                 f"{path}.isolation",
                 f"pool {pool.name!r} runs ClientApps in separate SuperExec pods but no clientApps entry targets it",
@@ -311,7 +345,7 @@ def _overlaps(spec: FederationSpec) -> Iterator[Problem]:
         later = spec.pools[i]
         for j in earlier_indexes:
             earlier = spec.pools[j]
-            if not _disjoint(earlier, later):
+            if earlier.name != later.name and not _disjoint(earlier, later):  # duplicates are reported as such
                 yield Problem(
                     f"federation.pools[{i}].selection",
                     f"can select the same clusters as pool {earlier.name!r} (OCM gives such a cluster to the later "
@@ -327,3 +361,224 @@ def _local(spec: FederationSpec) -> Iterator[Problem]:
             "federation.local.numPartitions",
             f"must be >= the number of local SuperNodes ({total} = {spec.local.supernodes_per_pool} x {len(spec.pools)} pools)",
         )
+
+
+# --- Kubernetes object rules on the values that reach them ----------------------------------------------
+
+# k8s.io/apimachinery/pkg/apis/meta/v1/validation/validation.go: ValidateLabelSelectorRequirement.
+def _requirements(path: str, sel: LabelSelector | ClaimSelector | None) -> Iterator[Problem]:
+    if sel is None:
+        return
+    for k, req in enumerate(sel.match_expressions):
+        where = f"{path}.matchExpressions[{k}].values"
+        if req.operator in ("In", "NotIn") and not req.values:
+            yield Problem(where, f"required (at least one value) with operator {req.operator}")
+        if req.operator in ("Exists", "DoesNotExist") and req.values:
+            yield Problem(where, f"must be empty with operator {req.operator}")
+
+
+def _selectors(spec: FederationSpec) -> Iterator[Problem]:
+    for i, pool in enumerate(spec.pools):
+        sel = pool.selection
+        path = f"federation.pools[{i}].selection"
+        yield from _requirements(f"{path}.labelSelector", sel.label_selector)
+        yield from _requirements(f"{path}.claimSelector", sel.claim_selector)
+        for j, group in enumerate(sel.decision_strategy.decision_groups if sel.decision_strategy else []):
+            gpath = f"{path}.decisionStrategy.decisionGroups[{j}]"
+            yield from _requirements(f"{gpath}.labelSelector", group.label_selector)
+            yield from _requirements(f"{gpath}.claimSelector", group.claim_selector)
+
+
+_SUFFIX: dict[str, int | Fraction] = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60,
+           "m": Fraction(1, 1000), "": 1, "k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12, "P": 10**15, "E": 10**18}
+_QUANTITY_PARTS = re.compile(r"^\+?([0-9]*\.?[0-9]*)(?:[eE]([-+]?[0-9]+)|(Ki|Mi|Gi|Ti|Pi|Ei|m|k|M|G|T|P|E))?$")
+
+
+def quantity_value(text: str) -> Fraction | None:
+    """The exact value of a Kubernetes quantity (k8s.io/apimachinery/pkg/api/resource), None if unparsable."""
+    m = _QUANTITY_PARTS.match(text)
+    if not m or m.group(1) in ("", "."):
+        return None
+    number = Fraction(m.group(1))
+    if m.group(2) is not None:
+        exponent = int(m.group(2))
+        if abs(exponent) > 30:
+            return None
+        return number * Fraction(10) ** exponent
+    return number * _SUFFIX[m.group(3) or ""]
+
+
+# k8s.io/kubernetes pkg/apis/core/validation/validation.go: ValidateResourceRequirements (request <= limit).
+def _resources(path: str, res: Resources) -> Iterator[Problem]:
+    requests = res.requests.model_dump(by_alias=True)
+    limits = res.limits.model_dump(by_alias=True)
+    defaulted = "limits" not in res.model_fields_set
+    for name, request in requests.items():
+        limit = limits.get(name)
+        if request is None or limit is None:
+            continue
+        req_value, limit_value = quantity_value(request), quantity_value(limit)
+        if req_value is not None and limit_value is not None and req_value > limit_value:
+            source = "the default limit; set limits too" if defaulted else f"limits.{name}"
+            yield Problem(f"{path}.requests.{name}", f"{request} is more than the limit {limit} ({source})")
+
+
+def _all_resources(spec: FederationSpec) -> Iterator[Problem]:
+    yield from _resources("federation.hub.resources", spec.hub.resources)
+    yield from _resources("federation.hub.superexec.resources", spec.hub.superexec.resources)
+    for i, pool in enumerate(spec.pools):
+        yield from _resources(f"federation.pools[{i}].resources", pool.resources)
+    for i, app in enumerate(spec.client_apps):
+        yield from _resources(f"federation.clientApps[{i}].resources", app.resources)
+
+
+# k8s.io/kubernetes pkg/apis/core/validation/validation.go: ValidateTolerations.
+def _tolerations(path: str, tolerations: list[Toleration]) -> Iterator[Problem]:
+    for j, t in enumerate(tolerations):
+        where = f"{path}[{j}]"
+        if not t.key and t.operator != "Exists":
+            yield Problem(f"{where}.operator", "must be Exists when key is empty (that tolerates every taint)")
+        if t.toleration_seconds is not None and t.effect != "NoExecute":
+            yield Problem(f"{where}.tolerationSeconds", "only used with effect NoExecute")
+        if t.operator == "Exists" and t.value:
+            yield Problem(f"{where}.value", "must be empty with operator Exists")
+
+
+def _pod_tolerations(spec: FederationSpec) -> Iterator[Problem]:
+    for i, pool in enumerate(spec.pools):
+        if pool.gpu is not None:
+            yield from _tolerations(f"federation.pools[{i}].gpu.tolerations", pool.gpu.tolerations)
+    for i, app in enumerate(spec.client_apps):
+        if app.gpu is not None:
+            yield from _tolerations(f"federation.clientApps[{i}].gpu.tolerations", app.gpu.tolerations)
+
+
+#: k8s.io/apimachinery/pkg/api/validation/objectmeta.go: TotalAnnotationSizeLimitB.
+ANNOTATIONS_MAX_BYTES = 256 * 1024
+
+
+# k8s.io/kubernetes pkg/apis/core/validation/validation.go: ValidateService (externalIPs: ValidateNonSpecialIP).
+def _service(spec: FederationSpec) -> Iterator[Problem]:
+    exp = spec.hub.exposure
+    for j, text in enumerate(exp.external_ips):
+        ip = ipaddress.ip_address(text)
+        reason = ("unspecified" if ip.is_unspecified else "loopback" if ip.is_loopback
+                  else "link-local" if ip.is_link_local else "multicast" if ip.is_multicast else None)
+        if reason:
+            yield Problem(f"federation.hub.exposure.externalIPs[{j}]", f"{text} is a {reason} address; "
+                          "the API server refuses it and no spoke could dial it")
+    size = sum(len(k.encode()) + len(v.encode()) for k, v in exp.annotations.items())
+    if size > ANNOTATIONS_MAX_BYTES:
+        yield Problem("federation.hub.exposure.annotations",
+                      f"{size} bytes in total, over Kubernetes' limit of {ANNOTATIONS_MAX_BYTES}")
+
+
+# OCM crds/ocm/*placements.crd.yaml: clustersPerDecisionGroup ^((100|[1-9][0-9]{0,1})%|[1-9][0-9]*)$.
+_GROUP_SIZE = re.compile(r"^((100|[1-9][0-9]?)%|[1-9][0-9]*)$")
+
+
+def _placements(spec: FederationSpec) -> Iterator[Problem]:
+    for i, pool in enumerate(spec.pools):
+        sel = pool.selection
+        path = f"federation.pools[{i}].selection"
+        ds = sel.decision_strategy
+        if ds is not None and ds.clusters_per_decision_group is not None \
+                and not _GROUP_SIZE.match(ds.clusters_per_decision_group):
+            yield Problem(f"{path}.decisionStrategy.clustersPerDecisionGroup",
+                          f"{show(ds.clusters_per_decision_group)} must be at least 1 (or 1% to 100%)")
+        for j, expr in enumerate(sel.cel_expressions):
+            if expr.strip():
+                error = cel_error(expr)
+                if error:
+                    yield Problem(f"{path}.celExpressions[{j}]", error)
+
+
+# --- CEL: what OCM's placement controller compiles ---------------------------------------------------------
+# OCM pkg/placement/helpers/cel.go NewEnv: sdk-go pkg/cel/library ManagedClusterLib (variable managedCluster;
+# scores, versionIsGreaterThan/LessThan, quantityIsGreaterThan/LessThan), JsonLib (parseJSON) and
+# sdk-go pkg/cel/common BaseEnvOpts (optional types, ext.Strings, k8s Lists/Regex/URLs/Quantity/IP/CIDR/Format/Semver).
+
+CEL_VARIABLES = frozenset({"managedCluster"})
+#: Type names and library namespaces that are identifiers in the CEL environment.
+_CEL_BUILTIN_IDENTS = frozenset({
+    "int", "uint", "double", "bool", "string", "bytes", "list", "map", "null_type", "type", "dyn",
+    "optional", "format", "strings", "google",
+})
+_CEL_MACROS = frozenset({"all", "exists", "exists_one", "map", "filter"})
+CEL_FUNCTIONS = frozenset({
+    # CEL standard library and macros
+    "size", "has", "int", "uint", "double", "string", "bytes", "bool", "dyn", "type", "duration", "timestamp",
+    "matches", "contains", "startsWith", "endsWith", "all", "exists", "exists_one", "map", "filter",
+    "getDate", "getDayOfMonth", "getDayOfWeek", "getDayOfYear", "getFullYear", "getHours", "getMilliseconds",
+    "getMinutes", "getMonth", "getSeconds",
+    # optional types
+    "of", "none", "ofNonZeroValue", "value", "hasValue", "or", "orValue", "optMap", "optFlatMap",
+    # ext.Strings
+    "charAt", "indexOf", "lastIndexOf", "lowerAscii", "upperAscii", "replace", "split", "substring", "trim",
+    "join", "quote", "format", "reverse",
+    # k8s.io/apiserver/pkg/cel/library: lists, regex, urls, quantity, ip, cidr, format, semver
+    "isSorted", "sum", "min", "max", "find", "findAll", "url", "isURL", "getScheme", "getHost", "getHostname",
+    "getPort", "getEscapedPath", "getQuery", "quantity", "isQuantity", "sign", "isGreaterThan", "isLessThan",
+    "compareTo", "add", "sub", "asInteger", "asApproximateFloat", "isInteger", "ip", "isIP", "isCanonical",
+    "family", "isUnspecified", "isLoopback", "isLinkLocalMulticast", "isLinkLocalUnicast", "isGlobalUnicast",
+    "cidr", "isCIDR", "containsIP", "containsCIDR", "masked", "prefixLength", "named", "validate",
+    "dns1123Label", "dns1123Subdomain", "dns1035Label", "qualifiedName", "dns1123LabelPrefix",
+    "dns1123SubdomainPrefix", "dns1035LabelPrefix", "labelValue", "uri", "uuid", "byte", "date", "datetime",
+    "semver", "isSemver", "major", "minor", "patch",
+    # OCM ManagedClusterLib and JsonLib
+    "scores", "versionIsGreaterThan", "versionIsLessThan", "quantityIsGreaterThan", "quantityIsLessThan",
+    "parseJSON",
+})
+
+
+def _lone_ident(tree: Any) -> str | None:
+    """The identifier when `tree` is nothing but one identifier (a macro's bound variable)."""
+    from lark import Token, Tree
+
+    tokens = [t for t in tree.scan_values(lambda v: isinstance(v, Token))] if isinstance(tree, Tree) else []
+    idents = [t for t in tree.iter_subtrees() if t.data == "ident"] if isinstance(tree, Tree) else []
+    return str(tokens[0]) if len(tokens) == 1 and len(idents) == 1 else None
+
+
+def cel_error(expr: str) -> str | None:
+    """Why OCM's placement controller would not compile `expr` (syntax, undeclared names), else None."""
+    if ".?" in expr or "[?" in expr:  # optional-field syntax: beyond the parser used here; OCM decides
+        return None
+    try:
+        from celpy.celparser import CELParseError, CELParser
+        from lark import Token, Tree
+    except ImportError:  # the CEL library is optional at runtime; OCM still checks at apply time
+        return None
+    try:
+        tree = CELParser().parse(expr)
+    except CELParseError as exc:
+        column = getattr(exc, "column", None)
+        at = f" at column {column}" if column else ""
+        return f"does not compile: syntax error{at}"
+    except (RecursionError, ValueError, TypeError):
+        return "does not compile: too complex or malformed"
+    stack: list[tuple[Any, frozenset[str]]] = [(tree, frozenset())]
+    while stack:
+        node, bound = stack.pop()
+        if not isinstance(node, Tree):
+            continue
+        children = list(node.children)
+        if node.data == "ident":
+            name = str(children[0])
+            if name not in bound and name not in CEL_VARIABLES and name not in _CEL_BUILTIN_IDENTS:
+                return f"undeclared reference to {name!r} (OCM declares the variable managedCluster)"
+            continue
+        if node.data in ("ident_arg", "dot_ident_arg", "member_dot_arg"):
+            name_token = next((c for c in children if isinstance(c, Token)), None)
+            if name_token is not None and str(name_token) not in CEL_FUNCTIONS:
+                return f"undeclared reference to function {str(name_token)!r}"
+            if node.data == "member_dot_arg" and name_token is not None and str(name_token) in _CEL_MACROS:
+                args = [c for c in children if isinstance(c, Tree) and c.data == "exprlist"]
+                exprs = list(args[0].children) if args else []
+                var = _lone_ident(exprs[0]) if exprs else None
+                if var is not None:
+                    stack.append((children[0], bound))
+                    stack.extend((e, bound | {var}) for e in exprs[1:])
+                    continue
+        stack.extend((c, bound) for c in children)
+    return None
