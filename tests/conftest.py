@@ -1,10 +1,24 @@
-"""Shared fixtures: a recording Pulumi mock engine."""
+"""Shared fixtures: a recording Pulumi mock engine; one port range per xdist worker."""
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import pytest
+
+from federation.local.runner import PORT_RANGE_ENV
+
+#: Below Linux's ephemeral range (32768-60999), so the kernel never hands these out on its own.
+_PORT_BASE, _PORT_SPAN = 20000, 2500
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Each xdist worker (and the processes it starts) takes ports from its own range: no races between workers."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw-1")
+    index = int(worker.removeprefix("gw")) + 1 if worker.startswith("gw") else 0
+    start = _PORT_BASE + index * _PORT_SPAN
+    os.environ[PORT_RANGE_ENV] = f"{start}-{start + _PORT_SPAN - 1}"
 
 SECRET_SIG = "4dabf18193072939515e22adb298388d"
 

@@ -6,6 +6,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from federation.local.procs import ManagedProcess, ProcId, descendants, stop_all
 from federation.local.progress import RunProgress, parse_metrics, strip_ansi
 from federation.local.runner import LocalFederation, default_app, free_port, resolve_binary
@@ -125,3 +127,18 @@ def test_stop_all_escalates_to_sigkill(tmp_path: Path) -> None:
     stop_all([proc], grace=0.5)
     assert proc.returncode() == -9
     assert time.monotonic() - started < 5
+
+
+def test_free_port_stays_in_the_configured_range(monkeypatch: pytest.MonkeyPatch) -> None:
+    import socket
+
+    from federation.local import runner
+
+    monkeypatch.setenv(runner.PORT_RANGE_ENV, "21000-21003")
+    monkeypatch.setattr(runner, "_port_cursor", {})
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 21000))
+        held.listen()
+        got = [runner.free_port() for _ in range(6)]
+    assert set(got) <= {21001, 21002, 21003}
+    assert len(set(got[:3])) == 3  # handed out in turn, not the same port twice in a row

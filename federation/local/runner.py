@@ -39,11 +39,39 @@ class LocalRunError(RuntimeError):
     """The local federation could not be started or driven (not a failed run: see RunResult)."""
 
 
-def free_port(host: str = HOST) -> int:
-    """A currently free TCP port on `host` (bind to port 0 and let the kernel choose)."""
+#: `START-END`: take ports from this range only (e.g. one range per test worker, so two processes
+#: that each probe a free port can never pick the same one). Unset: the kernel chooses.
+PORT_RANGE_ENV = "FLOWER_FEDERATION_PORT_RANGE"
+_port_cursor: dict[tuple[int, int], int] = {}
+
+
+def _bindable(host: str, port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+        return True
+
+
+def free_port(host: str = HOST) -> int:
+    """A currently free TCP port on `host`: from $FLOWER_FEDERATION_PORT_RANGE in turn, else the kernel's choice."""
+    spec = os.environ.get(PORT_RANGE_ENV)
+    if not spec:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            sock.bind((host, 0))
+            return int(sock.getsockname()[1])
+    start, _, end = spec.partition("-")
+    lo, hi = int(start), int(end)
+    span = hi - lo + 1
+    # Start where this process's pid points, so a child sharing the range does not retrace its parent.
+    cursor = _port_cursor.get((lo, hi), os.getpid() * 97 % span)
+    for step in range(span):
+        port = lo + (cursor + step) % span
+        if _bindable(host, port):
+            _port_cursor[(lo, hi)] = (cursor + step + 1) % span
+            return port
+    raise LocalRunError(f"no free port in {PORT_RANGE_ENV}={spec}")
 
 
 def bin_dir() -> Path:
