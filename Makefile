@@ -21,9 +21,9 @@ demo: $(STAMP)
 test: $(STAMP) lint typecheck
 	$(BIN)/python -m pytest -n 2 -q
 
-## unit: the fast tests only (no real Flower processes)
+## unit: the fast tests only (no real Flower processes, no benchmark smoke runs)
 unit: $(STAMP)
-	$(BIN)/python -m pytest -n 2 -q -m "not e2e"
+	$(BIN)/python -m pytest -n 2 -q -m "not e2e and not slow"
 
 ## e2e: the tests that start real Flower processes
 e2e: $(STAMP)

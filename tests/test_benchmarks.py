@@ -13,6 +13,8 @@ import pytest
 
 from benchmarks import bench_cli, bench_local, bench_objects, bench_program
 
+pytestmark = pytest.mark.slow
+
 KEYS = {"benchmark", "title", "generated", "machine", "method", "tables", "targets", "data", "notes"}
 
 
