@@ -22,6 +22,7 @@ from federation.cli_support import (
     fail_bad_input,
     out,
     resolve_spec,
+    validate_stack,
 )
 from federation.errors import Problem, SpecError
 from federation.loading import DEFAULT_STACKS_DIR, stack_file
@@ -96,8 +97,8 @@ def print_summary(spec: FederationSpec, source: str) -> None:
 
 @app.command()
 def validate(stack: StackOpt = None, file: FileOpt = None, stacks_dir: StacksDirOpt = DEFAULT_STACKS_DIR) -> None:
-    """Validate a stack's federation declaration and print a summary."""
-    spec = resolve_spec(stack, file, stacks_dir)
+    """Validate a stack's federation declaration and policy settings and print a summary (warnings on stderr)."""
+    spec = validate_stack(stack, file, stacks_dir)
     print_summary(spec, str(file) if file else f"stack {stack}")
 
 

@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator
 
 from federation.errors import Problem
 from federation.manifests import hub, ocm
-from federation.spec import FederationSpec, is_dns1035_label, is_dns_subdomain, is_label_value
+from federation.spec import FederationSpec, is_dns1035_label, is_dns_subdomain, is_label_value, show
 from federation.templating import BUILTIN_VARIABLES, compact_json, compact_size, template_variables
 
 # Kubernetes name rules by kind: k8s.io/kubernetes pkg/apis/core/validation/validation.go (ValidateServiceName is
@@ -28,7 +28,7 @@ def _name(kind: str, name: str | None, rule: str, path: str, via: str) -> Iterat
         return
     check, wanted = _RULES[rule]
     if not check(name):
-        yield Problem(path, f"the {kind} name {name!r} derived from it is not {wanted}; {via}")
+        yield Problem(path, f"the {kind} name {show(name)} derived from it is not {wanted}; {via}")
 
 
 def name_problems(spec: FederationSpec) -> Iterator[Problem]:

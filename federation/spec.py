@@ -327,7 +327,7 @@ class ClaimSelector(Model):
 class RegistryMirror(Model):
     """Pull images of `source` (empty: every registry) from `mirror` on the managed clusters."""
 
-    source: RegistryHost | Literal[""] = ""
+    source: Annotated[str, AfterValidator(lambda v: v and _registry(v))] = ""
     mirror: RegistryHost
 
 

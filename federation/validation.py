@@ -465,7 +465,8 @@ def _service(spec: FederationSpec) -> Iterator[Problem]:
         reason = ("unspecified" if ip.is_unspecified else "loopback" if ip.is_loopback
                   else "link-local" if ip.is_link_local else "multicast" if ip.is_multicast else None)
         if reason:
-            yield Problem(f"federation.hub.exposure.externalIPs[{j}]", f"{text} is a {reason} address; "
+            article = "an" if reason[0] in "aeiou" else "a"
+            yield Problem(f"federation.hub.exposure.externalIPs[{j}]", f"{text} is {article} {reason} address; "
                           "the API server refuses it and no spoke could dial it")
     size = sum(len(k.encode()) + len(v.encode()) for k, v in exp.annotations.items())
     if size > ANNOTATIONS_MAX_BYTES:

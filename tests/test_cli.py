@@ -84,3 +84,43 @@ def test_console_script_and_module_agree() -> None:
                          timeout=120, check=False)
     assert res.returncode == 0, res.stderr
     assert res.stdout == run_cli("validate", "--stack", "dev").stdout
+
+
+def _stack(tmp_path: Path, federation: str, extra: str = "") -> Path:
+    path = tmp_path / "Pulumi.t.yaml"
+    path.write_text("config:\n" + extra + "  flower:federation:\n" + federation)
+    return path
+
+
+_FED = "    hub: {exposure: {externalNames: [a.example.com]}}\n    pools: [{name: cpu}]\n"
+
+
+def test_validate_checks_the_policy_settings_too(tmp_path: Path) -> None:
+    path = _stack(tmp_path, "    hub: {port: 0, exposure: {externalNames: [a.example.com]}}\n    pools: [{name: cpu}]\n",
+                  "  flower:policy:\n    productoin: true\n")
+    res = run_cli("validate", "--file", str(path))
+    assert res.returncode == 2
+    lines = res.stderr.strip().splitlines()
+    assert "policy.productoin: unknown key 'productoin'" in lines
+    assert "federation.hub.port: must be >= 1" in lines
+
+
+def test_validate_warns_about_latest_but_exits_0(tmp_path: Path) -> None:
+    path = _stack(tmp_path, "    flower: {images: {superlink: 'flwr/superlink:latest'}}\n" + _FED)
+    res = run_cli("validate", "--file", str(path))
+    assert res.returncode == 0, res.stderr
+    assert "warning: federation.flower.images.superlink: 'flwr/superlink:latest' uses the mutable tag" in res.stderr
+
+
+@pytest.mark.parametrize(("content", "expected"), [
+    (b"config:\n  flower:federation: \xff\n", "not UTF-8 text"),
+    (b"config:\n  flower:federation:\n    pools: " + b"[" * 50_000 + b"]" * 50_000 + b"\n", "nested"),
+    (b"config:\n  flower:federation:\n    pools: " + b"[" * 100 + b"]" * 100 + b"\n", "nested"),
+])
+def test_any_file_exits_2_with_a_message(tmp_path: Path, content: bytes, expected: str) -> None:
+    path = tmp_path / "Pulumi.x.yaml"
+    path.write_bytes(content)
+    res = run_cli("validate", "--file", str(path))
+    assert res.returncode == 2
+    assert expected in res.stderr and "Traceback" not in res.stderr + res.stdout
+    assert len(res.stderr.strip().splitlines()) == 1

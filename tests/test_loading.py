@@ -157,7 +157,135 @@ INVALID = [
     ("clientApps", [{"name": "a", "pools": ["cpu"]}], "federation.clientApps[0].image: required"),
     ("name", "Flower!", "federation.name: 'Flower!' is not a valid DNS-1123 label"),
     ("surprise", True, "federation.surprise: unknown key 'surprise'"),
+    # --- issue #13: what Kubernetes, OCM or Flower refuse at apply time ---------------------------
+    # generated names by kind, on the field the user wrote
+    ("name", "1fed", "federation.name: the SuperLink Service name '1fed-superlink' derived from it is not a DNS-1035"),
+    ("name", "f" * 55, "federation.name: the SuperLink Service name"),
+    ("name", "f" * 60, "federation.pools[0].name: the Placement name"),
+    ("pools.0.name", "p" * 60, "federation.pools[0].name: the Placement name 'flower-ppp"),
+    ("pools.0.selection", {"clusters": ["Cluster.One"]}, "federation.pools[0].selection.clusters[0]: 'Cluster.One' is not a valid DNS-1123 label"),
+    ("pools.0.selection", {"clusters": ["a.b"]}, "federation.pools[0].selection.clusters[0]: 'a.b' is not a valid DNS-1123 label"),
+    # resources and storage
+    ("hub.resources", {"requests": {"cpu": "2"}}, "federation.hub.resources.requests.cpu: 2 is more than the limit 1 (the default limit"),
+    ("hub.resources", {"requests": {"memory": "2Gi"}, "limits": {"memory": "1Gi"}},
+     "federation.hub.resources.requests.memory: 2Gi is more than the limit 1Gi (limits.memory)"),
+    ("pools.0.resources", {"requests": {"cpu": "1500m"}, "limits": {"cpu": "1.2"}}, "federation.pools[0].resources.requests.cpu: 1500m is more"),
+    ("hub.superexec.resources", {"requests": {"memory": "2G"}}, "federation.hub.superexec.resources.requests.memory: 2G is more"),
+    ("hub.persistence.size", "0", "federation.hub.persistence.size: '0' must be greater than zero"),
+    ("hub.persistence.size", "0Gi", "federation.hub.persistence.size: '0Gi' must be greater than zero"),
+    ("hub.persistence.size", "-1Gi", "federation.hub.persistence.size: '-1Gi' is not a Kubernetes resource quantity"),
+    ("hub.persistence.storageClass", "Fast SSD", "federation.hub.persistence.storageClass: 'Fast SSD' is not a valid DNS-1123 subdomain"),
+    # label selectors (also claim selectors and decision group selectors)
+    ("pools.0.selection", {"labelSelector": {"matchExpressions": [{"key": "a", "operator": "In"}]}},
+     "federation.pools[0].selection.labelSelector.matchExpressions[0].values: required (at least one value) with operator In"),
+    ("pools.0.selection", {"labelSelector": {"matchExpressions": [{"key": "a", "operator": "Exists", "values": ["x"]}]}},
+     "federation.pools[0].selection.labelSelector.matchExpressions[0].values: must be empty with operator Exists"),
+    ("pools.0.selection", {"claimSelector": {"matchExpressions": [{"key": "a", "operator": "NotIn"}]}},
+     "federation.pools[0].selection.claimSelector.matchExpressions[0].values: required"),
+    ("pools.0.selection", {"claimSelector": {"matchExpressions": [{"key": "a", "operator": "DoesNotExist", "values": ["1"]}]}},
+     "federation.pools[0].selection.claimSelector.matchExpressions[0].values: must be empty with operator DoesNotExist"),
+    ("pools.0.selection", {"decisionStrategy": {"decisionGroups": [
+        {"groupName": "g1", "labelSelector": {"matchExpressions": [{"key": "a", "operator": "In"}]}}]}},
+     "federation.pools[0].selection.decisionStrategy.decisionGroups[0].labelSelector.matchExpressions[0].values: required"),
+    # Placement fields against the CRD
+    ("pools.0.selection", {"decisionStrategy": {"decisionGroups": [{"groupName": "a"}]}},
+     "federation.pools[0].selection.decisionStrategy.decisionGroups[0].groupName: 'a' is not a valid decision group name"),
+    ("pools.0.selection", {"decisionStrategy": {"decisionGroups": [{"groupName": "-canary"}]}}, "'-canary' is not a valid decision group"),
+    ("pools.0.selection", {"decisionStrategy": {"clustersPerDecisionGroup": 0}},
+     "federation.pools[0].selection.decisionStrategy.clustersPerDecisionGroup: '0' must be at least 1"),
+    ("pools.0.selection", {"decisionStrategy": {"clustersPerDecisionGroup": "0%"}}, "clustersPerDecisionGroup: '0%' must be at least 1"),
+    ("pools.0.selection", {"decisionStrategy": {"clustersPerDecisionGroup": True}}, "clustersPerDecisionGroup: must be a count"),
+    ("pools.0.selection", {"numberOfClusters": 2**31}, "federation.pools[0].selection.numberOfClusters: must be <= 2147483647"),
+    ("pools.0.selection", {"spreadConstraints": [{"topologyKey": "r", "maxSkew": 2**31}]}, "spreadConstraints[0].maxSkew: must be <= 2147483647"),
+    ("pools.0.selection", {"tolerations": [{"key": "k", "value": "v" * 1025}]}, "federation.pools[0].selection.tolerations[0].value: must be at most 1024"),
+    ("pools.0.selection", {"celExpressions": ["managedCluster.metadata.labels['a'] =="]},
+     "federation.pools[0].selection.celExpressions[0]: does not compile: syntax error"),
+    ("pools.0.selection", {"celExpressions": ["cluster.metadata.name == 'a'"]},
+     "federation.pools[0].selection.celExpressions[0]: undeclared reference to 'cluster'"),
+    ("pools.0.selection", {"celExpressions": ["managedCluster.metadata.labels['v'].versionGreaterThan('1.2')"]},
+     "undeclared reference to function 'versionGreaterThan'"),
+    ("pools.0.selection", {"celExpressions": ["managedCluster.scores('s').exists(s, t.value > 1)"]}, "undeclared reference to 't'"),
+    ("pools.0.rolloutStrategy", {"type": "ProgressivePerGroup", "mandatoryDecisionGroups": ["x"]},
+     "federation.pools[0].rolloutStrategy.mandatoryDecisionGroups[0]: 'x' is not a valid decision group name"),
+    ("pools.0.rolloutStrategy", {"type": "Progressive", "progressDeadline": "none"}, "progressDeadline: 'none' is not a duration"),
+    ("pools.0.rolloutStrategy", {"type": "Progressive", "maxConcurrency": True}, "maxConcurrency: must be a count"),
+    # pod tolerations
+    ("pools.0.gpu", {"nodeSelector": {"a": "b"}, "tolerations": [{"value": "x"}]},
+     "federation.pools[0].gpu.tolerations[0].operator: must be Exists when key is empty"),
+    ("pools.0.gpu", {"nodeSelector": {"a": "b"}, "tolerations": [{"key": "k", "tolerationSeconds": 5, "effect": "NoSchedule"}]},
+     "federation.pools[0].gpu.tolerations[0].tolerationSeconds: only used with effect NoExecute"),
+    ("pools.0.gpu", {"nodeSelector": {"a": "b"}, "tolerations": [{"key": "k", "operator": "Exists", "value": "v"}]},
+     "federation.pools[0].gpu.tolerations[0].value: must be empty with operator Exists"),
+    ("pools.0.gpu", {"nodeSelector": {"a": "b"}, "tolerations": [{"key": "k", "effect": "NoExecute", "tolerationSeconds": 2**63}]},
+     "tolerations[0].tolerationSeconds: must be <= 9223372036854775807"),
+    # Service fields
+    ("hub.exposure.externalIPs", ["127.0.0.1"], "federation.hub.exposure.externalIPs[0]: 127.0.0.1 is a loopback address"),
+    ("hub.exposure.externalIPs", ["0.0.0.0"], "federation.hub.exposure.externalIPs[0]: 0.0.0.0 is an unspecified address"),
+    ("hub.exposure.externalIPs", ["169.254.10.1"], "federation.hub.exposure.externalIPs[0]: 169.254.10.1 is a link-local address"),
+    ("hub.exposure.externalIPs", ["fe80::1"], "federation.hub.exposure.externalIPs[0]: fe80::1 is a link-local address"),
+    ("hub.exposure.externalIPs", ["::1"], "federation.hub.exposure.externalIPs[0]: ::1 is a loopback address"),
+    ("hub.exposure.annotations", {"not a key": "x"}, "federation.hub.exposure.annotations.not a key: 'not a key' is not a valid annotation key"),
+    ("hub.exposure.annotations", {"Example.com/x": "x"}, "'Example.com/x' is not a valid annotation key"),
+    ("hub.exposure.annotations", {"a": "x" * (256 * 1024)}, "federation.hub.exposure.annotations: 262145 bytes in total, over"),
+    # registry mirrors
+    ("flower.registryMirrors", [{"mirror": "https://mirror.example.com"}], "federation.flower.registryMirrors[0].mirror: 'https://mirror"),
+    ("flower.registryMirrors", [{"mirror": "my mirror"}], "federation.flower.registryMirrors[0].mirror: 'my mirror' is not a registry host"),
+    ("flower.registryMirrors", [{"source": "docker.io ", "mirror": "m.example.com"}], "federation.flower.registryMirrors[0].source: 'docker.io '"),
+    ("flower.registryMirrors", [{"mirror": ""}], "federation.flower.registryMirrors[0].mirror: '' is not a registry host"),
+    # YAML booleans are not numbers
+    ("hub.port", True, "federation.hub.port: must be an integer (got True)"),
+    ("pools.0.replicas", True, "federation.pools[0].replicas: must be an integer (got True)"),
+    ("pools.0.gpu", {"count": True}, "federation.pools[0].gpu.count: must be an integer (got True)"),
+    ("hub.exposure.nodePort", False, "federation.hub.exposure.nodePort: must be an integer (got False)"),
+    ("local.rounds", True, "federation.local.rounds: must be an integer (got True)"),
+    # huge values are cut, not echoed whole
+    ("pools.0.name", "X" * 5000, "(5000 characters)"),
 ]
+
+#: Legitimate declarations that Kubernetes and OCM accept: validate must accept them too.
+VALID = [
+    ("pools.0.selection", {"decisionStrategy": {"clustersPerDecisionGroup": 5}}),
+    ("pools.0.selection", {"decisionStrategy": {"clustersPerDecisionGroup": "25%"}}),
+    ("pools.0.selection", {"decisionStrategy": {"decisionGroups": [{"groupName": "Canary_1.x"}, {"groupName": "EU"}]}}),
+    ("pools.0.rolloutStrategy", {"type": "Progressive", "maxConcurrency": 2, "maxFailures": 1, "progressDeadline": "None"}),
+    ("pools.0.rolloutStrategy", {"type": "Progressive", "maxConcurrency": "50%", "maxFailures": "10%", "progressDeadline": "1h30m"}),
+    ("pools.0.rolloutStrategy", {"type": "All", "maxFailures": 0}),
+    ("pools.0.selection", {"celExpressions": [
+        "managedCluster.metadata.labels['version'].versionIsGreaterThan('1.30.0')",
+        "managedCluster.scores('resource-usage-score').filter(s, s.name == 'cpuAvailable').all(e, e.value > 2)",
+        "managedCluster.status.clusterClaims.exists(c, c.name == 'gpu.count' && int(c.value) >= 2)",
+        "managedCluster.metadata.name in ['a', 'b'] && has(managedCluster.metadata.labels)",
+        "managedCluster.status.allocatable['cpu'].quantityIsGreaterThan('4')",
+        "managedCluster.metadata.?labels.orValue({}).size() > 0",
+    ]}),
+    ("pools.0.selection", {"tolerations": [{"key": "gpu", "value": "Any value, even with spaces", "effect": "NoSelect"}]}),
+    ("pools.0.selection", {"labelSelector": {"matchExpressions": [{"key": "a", "operator": "Exists"},
+                                                                   {"key": "b", "operator": "NotIn", "values": ["x"]}]}}),
+    ("pools.0.gpu", {"nodeSelector": {"a": "b"}, "tolerations": [{"operator": "Exists"},
+                                                               {"key": "k", "effect": "NoExecute", "tolerationSeconds": 30}]}),
+    ("hub.resources", {"requests": {"cpu": "1", "memory": "1Gi"}}),
+    ("hub.resources", {"requests": {"cpu": "2"}, "limits": {"cpu": "2000m"}}),
+    ("hub.resources", {"requests": {"memory": "1G"}}),  # 1G < 1Gi (the default limit)
+    ("hub.persistence", {"size": "500Mi", "storageClass": "fast.ssd"}),
+    ("hub.exposure", {"externalIPs": ["192.0.2.10", "2001:db8::1"], "externalNames": ["a.example.com"],
+                      "annotations": {"service.beta.kubernetes.io/aws-load-balancer-type": "nlb", "Note_1": "x"}}),
+    ("flower.registryMirrors", [{"mirror": "mirror.example.com:5000/docker-hub"}, {"source": "ghcr.io", "mirror": "10.0.0.5:5000"}]),
+    ("name", "f" * 53),
+    ("hub.create_namespace", False),
+    ("distribution.ocm.installStrategy", "Manual"),
+]
+
+
+def _valid_case(path: str, value: Any) -> dict[str, Any]:
+    data = with_(MINIMAL, path, value)
+    if path == "distribution.ocm.installStrategy":
+        data = with_(data, "pools.0.selection", {"clusters": ["cluster-1", "c2"]})
+    return data
+
+
+@pytest.mark.parametrize(("path", "value"), VALID, ids=[f"{p}:{i}" for i, (p, _) in enumerate(VALID)])
+def test_legitimate_declarations_are_accepted(path: str, value: Any) -> None:
+    assert isinstance(parse_spec(_valid_case(path, value)), FederationSpec)
 
 
 @pytest.mark.parametrize(("path", "value", "expected"), INVALID, ids=[f"{p}:{e.split(':')[0]}" for p, _, e in INVALID])
@@ -200,6 +328,27 @@ def test_bad_stack_files(tmp_path: Path, text: str, expected: str) -> None:
     with pytest.raises(SpecError) as info:
         read_stack_config(write_stack(tmp_path, text))
     assert expected in str(info.value)
+
+
+def test_non_utf8_stack_file(tmp_path: Path) -> None:
+    path = tmp_path / "Pulumi.b.yaml"
+    path.write_bytes(b"config:\n  flower:federation: \xff\xfe\n")
+    with pytest.raises(SpecError, match=r"not UTF-8 text \(byte 0xff at offset 29\)"):
+        load_file(path)
+
+
+@pytest.mark.parametrize("depth", [200, 100_000])
+def test_deeply_nested_yaml_is_a_problem_not_a_crash(tmp_path: Path, depth: int) -> None:
+    path = write_stack(tmp_path, "config:\n  flower:federation:\n    pools: " + "[" * depth + "]" * depth + "\n")
+    with pytest.raises(SpecError, match="nested"):
+        load_file(path)
+
+
+def test_deeply_nested_data_is_a_problem_not_a_crash() -> None:
+    data: Any = []
+    for _ in range(5000):
+        data = [data]
+    assert problems_of({"pools": data}) == ["federation: nested more than 64 levels deep"]
 
 
 def test_missing_stack_file(tmp_path: Path) -> None:
@@ -247,3 +396,22 @@ def test_stack_file_reader_only_raises_spec_errors(tmp_path_factory: pytest.Temp
         load_file(path)
     except SpecError as exc:
         assert exc.problems
+
+
+yaml_scalars = st.one_of(st.sampled_from(["true", "yes", "~", "1e3", "0x10", "'x'", "\"\\u00e9\"", "-", "&a x", "*a", "!!str 1",
+                                          "[", "{", "}", ":", "\t"]), st.text(max_size=8))
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.tuples(st.sampled_from(["name", "hub", "pools", "port", "clientApps", "- name", "selection",
+                                            "gpu", "count", "  "]), yaml_scalars, st.integers(0, 4)), max_size=12),
+       st.binary(max_size=8))
+def test_generated_yaml_only_raises_spec_errors(tmp_path_factory: pytest.TempPathFactory,
+                                                lines: list[tuple[str, str, int]], tail: bytes) -> None:
+    body = "".join(f"{'  ' * (indent + 2)}{key}: {value}\n" for key, value, indent in lines)
+    path = tmp_path_factory.mktemp("fuzz") / "Pulumi.g.yaml"
+    path.write_bytes(f"config:\n  flower:federation:\n{body}".encode() + tail)
+    try:
+        load_file(path)
+    except SpecError as exc:
+        assert exc.problems and all(p.message for p in exc.problems)

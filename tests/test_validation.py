@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import copy
+from fractions import Fraction
 from typing import Any
 
 import pytest
 
 from federation.errors import Problem, field_path
 from federation.loading import parse_spec
+from federation.validation import cel_error, quantity_value, warnings
 from tests.test_loading import MINIMAL, problems_of, with_
 
 
@@ -88,3 +90,79 @@ def test_client_app_mixing_gpu_and_cpu_pools() -> None:
     ]
     data["clientApps"] = [{"name": "x", "image": "r/x:1", "pools": ["cpu", "gpu"]}]
     assert "federation.clientApps[0].pools: mixes GPU and CPU pools; one ClientApp image runs on one kind" in problems_of(data)
+
+
+def test_every_problem_in_one_pass_without_follow_on_noise() -> None:
+    data = with_(MINIMAL, "hub.port", 0)
+    data = with_(data, "hub.tls", {"mode": "insecure"})
+    data = with_(data, "hub.exposure", {"externalNames": ["Bad Name"]})
+    data["pools"] = [{"name": "a", "isolation": "process"}, {"name": "a", "replicas": 0}, {"name": "BAD"}]
+    data["clientApps"] = [{"name": "x", "image": "r/x:1", "pools": ["b"]}]
+    found = problems_of(data)
+    # structural and cross-field problems together
+    assert "federation.hub.port: must be >= 1" in found
+    assert "federation.hub.tls.mode: 'insecure' turns TLS off; it needs allowInsecure: true" in found
+    assert "federation.pools[1].name: duplicate pool name 'a' (also pools[0])" in found
+    assert "federation.pools[1].replicas: must be >= 1" in found
+    assert any(f.startswith("federation.pools[2].name: 'BAD'") for f in found)
+    assert any(f.startswith("federation.clientApps[0].pools[0]: unknown pool 'b'") for f in found)
+    # no follow-on noise: the typo'd pool is not also "untargeted", the duplicate not also an overlap, and the
+    # dropped external name does not make the exposure look empty
+    assert not any("no clientApps entry targets it" in f for f in found), found
+    assert not any("can select the same clusters" in f for f in found), found
+    assert not any(f.startswith("federation.hub.exposure:") for f in found), found
+    assert len(found) == 7, found
+
+
+def test_one_pass_maps_indices_back_after_dropping_items() -> None:
+    data = copy.deepcopy(MINIMAL)
+    data["pools"] = [{"name": "BAD"}, {"name": "ok", "isolation": "process", "selection": {"clusterSets": ["s"]}}]
+    found = problems_of(data)
+    assert "federation.pools[1].isolation: pool 'ok' runs ClientApps in separate SuperExec pods but no clientApps " \
+           "entry targets it" in found, found
+
+
+def test_messages_have_no_key_marker() -> None:
+    found = problems_of(with_(MINIMAL, "pools.0.nodeConfig", {"-x": 1}))
+    assert found and all("[key]" not in f for f in found), found
+    assert any(f.startswith("federation.pools[0].nodeConfig.-x: ") for f in found), found
+
+
+@pytest.mark.parametrize(("text", "value"), [("1", 1), ("100m", Fraction(1, 10)), ("1Gi", 2**30), ("1G", 10**9), ("1e3", 1000),
+                                             ("1.5", 1.5), (".5Ki", 512), ("+2", 2)])
+def test_quantity_values(text: str, value: float | Fraction) -> None:
+    assert quantity_value(text) == value
+
+
+@pytest.mark.parametrize("expr", [
+    "managedCluster.metadata.labels['a'] == 'b'",
+    "managedCluster.scores('s').exists(x, x.name == 'gpu' && x.value > 1)",
+    "managedCluster.metadata.labels['v'].versionIsLessThan('2.0.0')",
+    "parseJSON(managedCluster.metadata.annotations['j']).size() > 0",
+    "managedCluster.metadata.labels.map(k, k.lowerAscii()).size() > 0",
+    "type(managedCluster) == map",
+])
+def test_cel_expressions_ocm_compiles(expr: str) -> None:
+    assert cel_error(expr) is None
+
+
+@pytest.mark.parametrize(("expr", "error"), [
+    ("managedCluster.x ==", "does not compile: syntax error"),
+    ("(managedCluster.x", "does not compile"),
+    ("labels['a'] == 'b'", "undeclared reference to 'labels'"),
+    ("managedCluster.x.exists(c, d == 1)", "undeclared reference to 'd'"),
+    ("score(managedCluster, 'a') > 1", "undeclared reference to function 'score'"),
+])
+def test_cel_expressions_ocm_rejects(expr: str, error: str) -> None:
+    found = cel_error(expr)
+    assert found is not None and error in found, found
+
+
+def test_warnings_for_latest_and_unpinned_flower_images() -> None:
+    data = with_(MINIMAL, "flower.images", {"superlink": "flwr/superlink:latest", "supernode": "flwr/supernode:1.41"})
+    data["clientApps"] = []
+    spec = parse_spec(data)
+    found = [str(w) for w in warnings(spec)]
+    assert any(f.startswith("federation.flower.images.superlink: 'flwr/superlink:latest' uses the mutable tag") for f in found)
+    assert any(f.startswith("federation.flower.images.supernode: 'flwr/supernode:1.41' is not pinned") for f in found)
+    assert warnings(parse_spec(MINIMAL)) == []
