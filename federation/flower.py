@@ -122,8 +122,32 @@ def environment(layout: Layout, *, dependency_installation: bool = False) -> dic
     return env
 
 
+def toml_string(value: str) -> str:
+    """`value` as a TOML basic string that Flower's `key=value` scanner keeps whole.
+
+    Flower (`flwr.common.config.parse_config_args`) cuts a quoted value at the next `"`, whatever
+    escapes it, so a `"` inside is written as `\\u0022`; backslashes and control characters are
+    escaped the TOML way. TOML then decodes the value back exactly.
+    """
+    out = []
+    for ch in value:
+        if ch == "\\":
+            out.append("\\\\")
+        elif ch == '"':
+            out.append("\\u0022")
+        elif ch == "\n":
+            out.append("\\n")
+        elif ch == "\t":
+            out.append("\\t")
+        elif ord(ch) < 0x20 or ord(ch) == 0x7F:
+            out.append(f"\\u{ord(ch):04x}")
+        else:
+            out.append(ch)
+    return '"' + "".join(out) + '"'
+
+
 def format_node_config(config: Mapping[str, NodeConfigValue | Token]) -> str:
-    """`--node-config` value: space-separated `key=value`, values as TOML (strings quoted), keys sorted.
+    """`--node-config`/`--run-config` value: space-separated `key=value`, TOML values, keys sorted.
 
     A template :class:`Token` renders as `{{NAME}}`, quoted unless it stands for an integer.
     """
@@ -137,8 +161,7 @@ def format_node_config(config: Mapping[str, NodeConfigValue | Token]) -> str:
         elif isinstance(value, int | float):
             rendered = repr(value)
         else:
-            escaped = value.replace("\\", "\\\\").replace('"', '\\"')
-            rendered = f'"{escaped}"'
+            rendered = toml_string(value)
         parts.append(f"{key}={rendered}")
     return " ".join(parts)
 

@@ -41,7 +41,8 @@ _IMAGE = re.compile(
 _OCM_VARIABLE = re.compile(r"^[a-zA-Z_][_a-zA-Z0-9]*$")
 _DURATION = re.compile(r"^([0-9]+[hms])+$")
 _PERCENT_OR_INT = re.compile(r"^((100|[0-9]{1,2})%|[0-9]+)$")
-_NODE_CONFIG_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+# Flower reads node-config/run-config as TOML bare keys: dots separate nested tables.
+_NODE_CONFIG_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*(\.[A-Za-z0-9_-]+)*$")
 # Kubernetes apimachinery pkg/util/validation/validation.go: IsDNS1035Label (Service names).
 _DNS1035_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
 # OCM crds/ocm/*placements.crd.yaml: decisionGroups[].groupName.
@@ -227,7 +228,8 @@ def _ocm_variable(value: str) -> str:
 
 def _node_config_key(value: str) -> str:
     if not _NODE_CONFIG_KEY.match(value):
-        raise ValueError(f"{show(value)} is not a valid node-config key (letters, digits, '-', '_', '.')")
+        raise ValueError(f"{show(value)} is not a valid node-config key (letters, digits, '-', '_', and '.' "
+                         "between non-empty parts)")
     return value
 
 

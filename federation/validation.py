@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from fractions import Fraction
 from typing import Any
 
@@ -216,6 +216,7 @@ def _pools(spec: FederationSpec) -> Iterator[Problem]:
         for key in pool.node_config:
             if key in RESERVED_NODE_CONFIG_KEYS:
                 yield Problem(f"{path}.nodeConfig.{key}", "is set by flower-federation (the managed cluster's name)")
+        yield from _dotted_key_clashes(f"{path}.nodeConfig", pool.node_config)
         yield from _rollout(f"{path}.rolloutStrategy", pool.rollout_strategy, _decision_groups(pool))
         if pool.isolation == "process" and pool.name not in targeted and not dangling:
             yield Problem(
@@ -354,7 +355,16 @@ def _overlaps(spec: FederationSpec) -> Iterator[Problem]:
                 )
 
 
+def _dotted_key_clashes(path: str, config: Mapping[str, object]) -> Iterator[Problem]:
+    """Flower parses `a.b=1` as the table `a = {b = 1}`: a key that is also another key's prefix cannot parse."""
+    for key in sorted(config):
+        longer = next((other for other in sorted(config) if other.startswith(key + ".")), None)
+        if longer is not None:
+            yield Problem(f"{path}.{key}", f"clashes with {longer!r}: Flower reads dotted keys as nested tables")
+
+
 def _local(spec: FederationSpec) -> Iterator[Problem]:
+    yield from _dotted_key_clashes("federation.local.runConfig", spec.local.run_config)
     total = spec.local.supernodes_per_pool * len(spec.pools)
     if spec.local.num_partitions is not None and spec.local.num_partitions < total:
         yield Problem(

@@ -7,6 +7,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from federation import flower
 from tests.e2e.specs import make_spec
@@ -97,7 +99,7 @@ def test_supernode_tls_and_node_config() -> None:
     assert opt(argv, "--host") == "0.0.0.0"
     assert opt(argv, "--port") == str(flower.SUPERNODE_RUNTIME_PORT)
     assert opt(argv, "--isolation") == "subprocess"
-    assert opt(argv, "--node-config") == 'batch-size=64 cluster-name="c1" gpu=false label="a \\"b\\"" partition-id=0'
+    assert opt(argv, "--node-config") == 'batch-size=64 cluster-name="c1" gpu=false label="a \\u0022b\\u0022" partition-id=0'
     # No dependency installation on SuperNodes (the flag is off by default there).
     assert "--allow-runtime-dependency-installation" not in argv
     assert proc.tls is False
@@ -132,6 +134,40 @@ def test_node_config_survives_shell_quoting() -> None:
 @pytest.mark.parametrize(("value", "rendered"), [(1, "1"), (1.5, "1.5"), (True, "true"), ("s", '"s"'), ("a\\b", '"a\\\\b"')])
 def test_format_node_config_values_are_toml(value: Any, rendered: str) -> None:
     assert flower.format_node_config({"k": value}) == f"k={rendered}"
+
+
+_KEYS = st.from_regex(r"[a-z][a-z0-9_-]{0,15}", fullmatch=True)
+_VALUES = st.one_of(
+    st.text(max_size=40),
+    st.booleans(),
+    st.integers(min_value=-(2**63), max_value=2**63 - 1),
+    st.floats(allow_nan=False),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(_KEYS, _VALUES, max_size=6))
+def test_flower_parses_back_every_node_config(config: dict[str, Any]) -> None:
+    """Flower's own parser (`flwr run`, `flower-supernode`) reads every value back exactly: quotes, newlines, `=`."""
+    from flwr.common.config import parse_config_args
+
+    assert parse_config_args([flower.format_node_config(config)]) == config
+
+
+def test_dotted_keys_parse_as_flat_keys() -> None:
+    from flwr.common.config import parse_config_args
+
+    config = {"data.path": "/d", "data.split": 0.2, "lr": 1}
+    assert parse_config_args([flower.format_node_config(config)]) == config
+
+
+def test_quotes_and_newlines_reach_flower_intact() -> None:
+    from flwr.common.config import parse_config_args
+
+    config = {"note": 'say "hi"\nbye', "path": "C:\\data\\x", "eq": "a=b c=d", "quote": "it's"}
+    rendered = flower.format_node_config(config)
+    assert '\\u0022' in rendered and "\n" not in rendered  # one line, no bare quote inside a value
+    assert parse_config_args([rendered]) == config
 
 
 # --- SuperExec ----------------------------------------------------------------------------

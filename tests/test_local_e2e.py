@@ -87,7 +87,9 @@ def test_tls_subprocess_isolation(tmp_path: Path) -> None:
 
 
 def test_tls_with_supernode_auth(tmp_path: Path) -> None:
-    spec = make_spec(hub={"supernodeAuth": {"enabled": True}})
+    # A node-config value with a quote, a newline and '=' (Flower's parser once cut such values short).
+    spec = make_spec(hub={"supernodeAuth": {"enabled": True}},
+                     pools=[{"name": "cpu", "nodeConfig": {"note": 'say "hi"\nthen k=v'}}])
     with LocalFederation(spec, tmp_path) as fed:
         assert all(n.node_id is not None for n in fed.supernodes)
         # Registered nodes come online once their SuperNode activates with its private key.
