@@ -409,7 +409,13 @@ def _up(d: Path, pki: Path, procs: Procs, contexts: list[str], apiserver_port: i
         "--service-account-signing-key-file", str(pki / "sa.key"),
         "--service-cluster-ip-range", "10.0.0.0/24", "--allow-privileged=true",
         "--cert-dir", str(pki / "apiserver"), "--profiling=false",
-        "--endpoint-reconciler-type", "none"])
+        "--endpoint-reconciler-type", "none",
+        # no front proxy; setting its CA keeps every delegating component from logging its absence
+        "--requestheader-client-ca-file", str(pki / "ca.crt"),
+        "--requestheader-allowed-names", "rig-front-proxy",
+        "--requestheader-username-headers", "X-Remote-User",
+        "--requestheader-group-headers", "X-Remote-Group",
+        "--requestheader-extra-headers-prefix", "X-Remote-Extra-"])
     kube = Kube(server, pki)
     wait_for("kube-apiserver /readyz", lambda: kube.get("/readyz") == "ok", procs,
              ["kube-apiserver"], 120)
@@ -423,8 +429,7 @@ def _up(d: Path, pki: Path, procs: Procs, contexts: list[str], apiserver_port: i
         "--service-account-private-key-file", str(pki / "sa.key"),
         "--root-ca-file", str(pki / "ca.crt"), "--use-service-account-credentials=true",
         "--cluster-signing-cert-file", str(pki / "ca.crt"),
-        "--cluster-signing-key-file", str(pki / "ca.key"),
-        "--controllers", "*,-nodeipam,-cloud-node-lifecycle,-service-lb-controller,-node-route"])
+        "--cluster-signing-key-file", str(pki / "ca.key")])
     procs.start("kube-scheduler", [
         b("kube-scheduler"), "--kubeconfig", str(admin_kc),
         "--authentication-kubeconfig", str(admin_kc), "--authorization-kubeconfig", str(admin_kc),
