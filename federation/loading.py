@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import copy
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -111,20 +111,47 @@ def parse_spec(data: object) -> FederationSpec:
     return _parse(data)
 
 
-def _rules(spec: FederationSpec) -> list[Problem]:
-    return sorted({*check(spec), *payloads.problems(spec)})
+def _rules(spec: FederationSpec, *, whole: bool = True) -> list[Problem]:
+    return sorted({*check(spec, whole=whole), *payloads.problems(spec)})
 
 
-def _parse(data: dict[str, Any]) -> FederationSpec:
+def _parse(data: dict[str, Any], *, whole: bool = True) -> FederationSpec:
     try:
         spec = FederationSpec.model_validate(data)
     except ValidationError as exc:
         structural = pydantic_problems(exc)
-        raise SpecError(sorted({*structural, *_cross_field_despite(data, exc, structural)})) from None
-    problems = _rules(spec)
+        raise SpecError(sorted({*structural, *_cross_field_despite(data, exc, structural, whole=whole)})) from None
+    problems = _rules(spec, whole=whole)
     if problems:
         raise SpecError(problems)
     return spec
+
+
+def parse_part(data: dict[str, Any], owned: Mapping[str, str]) -> FederationSpec:
+    """Validate the declaration a building block assembled from its arguments, with the same rules as `validate`.
+
+    `owned` maps declaration paths (`federation.pools[0]`) to the argument the user wrote (`pool`); a
+    problem under one is reported at that argument's path. Problems elsewhere belong to the blocks that
+    own those parts (they validate them) and are not repeated. Rules that need a whole federation are skipped.
+    """
+    try:
+        return _parse(data, whole=False)
+    except SpecError as exc:
+        mine = [p for p in (_owned(problem, owned) for problem in exc.problems) if p is not None]
+        if mine:
+            raise SpecError(sorted(set(mine))) from None
+    # Only other blocks' parts have problems (reported by those blocks): build the view regardless.
+    try:
+        return FederationSpec.model_validate(data)
+    except ValidationError as exc:
+        raise SpecError(pydantic_problems(exc)) from None
+
+
+def _owned(problem: Problem, owned: Mapping[str, str]) -> Problem | None:
+    for prefix, arg in owned.items():
+        if _related(problem.path, prefix) and len(problem.path) >= len(prefix):
+            return Problem(arg + problem.path[len(prefix):], problem.message)
+    return None
 
 
 # --- one pass: cross-field rules on a repaired copy ---------------------------------------------
@@ -207,7 +234,8 @@ def _related(a: str, b: str) -> bool:
     return a == b or any(x.startswith(y) and x[len(y)] in ".[" for x, y in ((a, b), (b, a)) if len(x) > len(y))
 
 
-def _cross_field_despite(data: dict[str, Any], exc: ValidationError, structural: list[Problem]) -> Iterator[Problem]:
+def _cross_field_despite(data: dict[str, Any], exc: ValidationError, structural: list[Problem], *,
+                         whole: bool = True) -> Iterator[Problem]:
     repair = _Repair(data)
     errors = exc.errors()
     for _ in range(_REPAIR_PASSES):
@@ -225,7 +253,7 @@ def _cross_field_despite(data: dict[str, Any], exc: ValidationError, structural:
         except RecursionError:
             return
         bad = [p.path for p in structural]
-        for problem in _rules(spec):
+        for problem in _rules(spec, whole=whole):
             path = _remap(problem.path, repair.kept)
             if not any(_related(path, b) for b in bad):
                 yield Problem(path, problem.message)

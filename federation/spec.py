@@ -575,7 +575,8 @@ class FederationSpec(Model):
     name: DnsLabel = "flower"
     flower: FlowerSpec = FlowerSpec()
     hub: HubSpec = HubSpec()
-    pools: list[PoolSpec] = Field(min_length=1)
+    #: At least one in a declaration (a validation rule: a building block's view may have none).
+    pools: list[PoolSpec] = []
     client_apps: list[ClientAppSpec] = []
     distribution: Distribution = Distribution()
     local: LocalSpec = LocalSpec()

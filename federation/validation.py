@@ -6,6 +6,7 @@ form the user wrote. Structural checks (types, ranges, name formats) live on the
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 from collections.abc import Iterator, Mapping
@@ -39,12 +40,16 @@ _VERSION_TAG = re.compile(r"^(\d+)\.(\d+)\.\d+")
 _FULL_VERSION = re.compile(r"^\d+\.\d+\.\d+(-[\w.]+)?$")
 
 
-def check(spec: FederationSpec) -> list[Problem]:
-    """Every cross-field problem of `spec`, sorted by path."""
+def check(spec: FederationSpec, *, whole: bool = True) -> list[Problem]:
+    """Every cross-field problem of `spec`, sorted by path.
+
+    `whole=False` checks the view a building block assembles from its own arguments: the rules that need
+    the whole federation (at least one pool; every process-isolation pool targeted by a ClientApp) are skipped.
+    """
     rules = (
         _flower,
         _hub,
-        _pools,
+        functools.partial(_pools, whole=whole),
         _client_apps,
         _distribution,
         _overlaps,
@@ -177,7 +182,9 @@ def _rollout(path: str, rollout: RolloutStrategy, groups: set[str]) -> Iterator[
             yield Problem(f"{path}.mandatoryDecisionGroups[{j}]", f"unknown decision group {group!r} ({known})")
 
 
-def _pools(spec: FederationSpec) -> Iterator[Problem]:
+def _pools(spec: FederationSpec, *, whole: bool = True) -> Iterator[Problem]:
+    if whole and not spec.pools:
+        yield Problem("federation.pools", "must have at least 1 item(s)")
     seen: dict[str, int] = {}
     manual = spec.distribution.ocm.install_strategy == "Manual"
     listed: dict[str, str] = {}
@@ -218,7 +225,7 @@ def _pools(spec: FederationSpec) -> Iterator[Problem]:
                 yield Problem(f"{path}.nodeConfig.{key}", "is set by flower-federation (the managed cluster's name)")
         yield from _dotted_key_clashes(f"{path}.nodeConfig", pool.node_config)
         yield from _rollout(f"{path}.rolloutStrategy", pool.rollout_strategy, _decision_groups(pool))
-        if pool.isolation == "process" and pool.name not in targeted and not dangling:
+        if whole and pool.isolation == "process" and pool.name not in targeted and not dangling:
             yield Problem(
                 f"{path}.isolation",
                 f"pool {pool.name!r} runs ClientApps in separate SuperExec pods but no clientApps entry targets it",
