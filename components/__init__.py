@@ -13,6 +13,7 @@ do not).
 """
 
 from components._common import PACKAGE
+from components._links import ExistingSuperLink
 from components.addon import FlowerAddon, FlowerAddonArgs
 from components.clientapps import ClientAppDistribution, ClientAppDistributionArgs
 from components.federation import Federation, FederationArgs
@@ -27,6 +28,7 @@ __all__ = [
     "PACKAGE",
     "ClientAppDistribution",
     "ClientAppDistributionArgs",
+    "ExistingSuperLink",
     "Federation",
     "FederationArgs",
     "FlowerAddon",

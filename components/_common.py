@@ -42,3 +42,33 @@ def custom_resource(name: str, obj: Obj, opts: pulumi.ResourceOptions, spec: Any
         spec=obj["spec"] if spec is None else spec,
         opts=opts,
     )
+
+
+#: The components this process constructed, by URN (see :class:`_LiveComponents`).
+_LIVE: dict[str, pulumi.ComponentResource] = {}
+
+
+class _LiveComponents(pulumi.runtime.ResourceModule):
+    """Resolves a reference to one of this package's components to the object this process constructed.
+
+    A program in another language composes the blocks by passing one to another (``pools: [${cpu}]``); the
+    engine sends the component provider a resource reference, and every construct of one deployment runs
+    in the same provider process, so the reference resolves to the live block.
+    """
+
+    def version(self) -> None:
+        return None
+
+    def construct(self, name: str, typ: str, urn: str) -> pulumi.Resource:
+        try:
+            return _LIVE[urn]
+        except KeyError:
+            raise ValueError(f"{typ} {name!r}: a reference to a component this provider did not construct") from None
+
+
+def track(component: pulumi.ComponentResource) -> None:
+    """Make `component` resolvable from resource references (see :class:`_LiveComponents`)."""
+    component.urn.apply(lambda urn: _LIVE.__setitem__(urn, component))
+
+
+pulumi.runtime.register_resource_module(PACKAGE, "index", _LiveComponents())

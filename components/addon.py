@@ -3,47 +3,58 @@
 Objects come from :mod:`federation.manifests.ocm` (see its docstring for the variable,
 ``agentInstallNamespace`` and await-annotation decisions); this module only registers them.
 
-Pass the pools (:class:`components.pools.SuperNodePool`) in ``depends_on``: the CMA's install
-placements must exist first, and on destroy the addon goes before its Placements. Inside, the CMA depends
-on every template and ADC it references and each MCA on the CMA, template and ADC, so destroy removes
-MCAs → CMA (the addon manager then removes the agents from the spokes) → templates and ADCs.
+Composition: the addon is given its pools and the SuperLink. The ClusterManagementAddOn takes the
+Placement names from the pools' outputs (created after every Placement, deleted before them); the
+AddOnTemplates take the CA from the SuperLink's output; the AddOnDeploymentConfigs live in the OCM
+namespace, taken from the SuperLink's namespace output when it is the hub namespace. Inside, the CMA
+depends on every template and ADC it references and each MCA on the CMA, template and ADC, so destroy
+removes MCAs → CMA (the addon manager then removes the agents from the spokes) → templates and ADCs.
 
 The SuperNode's node-auth key is NOT distributed here: create the Secret ``flower-supernode-auth``
 (key ``private-key``, OpenSSH EC key) in the agent namespace of each spoke out of band.
 """
 
 import functools
-from typing import Any, TypedDict
+from typing import TYPE_CHECKING, Any, TypedDict
 
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components._common import custom_resource, depends_on_list, registered, type_token
-from federation.loading import parse_spec
+from components._common import custom_resource, depends_on_list, registered, track, type_token
+from components._links import Link, link_of, pools_of
+from components.args import OcmArgs, as_part
+from components.pools import in_namespace, ocm_namespace
+from federation.loading import parse_part
 from federation.manifests import ocm
 from federation.spec import FederationSpec, PoolSpec
 from federation.templating import compact_size
 
+if TYPE_CHECKING:
+    from components._links import ExistingSuperLink
+    from components.pools import SuperNodePool
+    from components.superlink import SuperLink
+
+    SuperLinkRef = SuperLink | ExistingSuperLink
+    PoolRefs = list[SuperNodePool]
+else:
+    SuperLinkRef = Any
+    PoolRefs = list[Any]
+
 TYPE_TOKEN = type_token("FlowerAddon")
 
 
-class FlowerAddonArgs(TypedDict):
-    """Arguments of :class:`FlowerAddon`."""
+class FlowerAddonArgs(TypedDict, total=False):
+    """Arguments of :class:`FlowerAddon`. `pools` and `superlink` are required."""
 
-    federation: dict[str, Any]
-    """The federation declaration (the value of `flower:federation`)."""
-    ca_certificate: pulumi.Input[str] | None
-    """PEM of the CA that signed the SuperLink certificate (public; required unless TLS is off)."""
+    pools: PoolRefs
+    """The SuperNode pools (`SuperNodePool`s), in order: a cluster that several pools select gets the later one."""
+    superlink: SuperLinkRef
+    """The SuperLink the SuperNodes dial: a `SuperLink` of this program or an `ExistingSuperLink`."""
+    ocm: OcmArgs | None
+    """OCM settings (the `distribution.ocm` section): addon name, install strategy, agent namespace,
+    variables, maxManifestBytes; default: the pools' (they must agree)."""
     superlink_address: pulumi.Input[str] | None
-    """HOST:PORT the SuperNodes dial; default: derived from `hub.exposure`."""
-    placement_names: pulumi.Input[list[str]] | None
-    """The pools' Placement names, in pool order: pass the `placementName` outputs of the pools' `SuperNodePool`s.
-
-    The ClusterManagementAddOn takes them from these outputs, so it depends on exactly those Placements
-    (created before it, deleted after it) without every addon object depending on every pool.
-    Default: the names derived from the declaration, with no dependency."""
-
-
+    """HOST:PORT the SuperNodes dial; default: the SuperLink's external address (or `ExistingSuperLink.address`)."""
 
 
 def _checked_ca(spec: FederationSpec, pool: PoolSpec, ca: str | None) -> str | None:
@@ -56,11 +67,9 @@ def _checked_ca(spec: FederationSpec, pool: PoolSpec, ca: str | None) -> str | N
     return ca
 
 
-def _checked_name(spec: FederationSpec, index: int, names: list[str]) -> str:
-    expected = [ocm.placement_name(spec, p) for p in spec.pools]
-    if list(names) != expected:
-        raise ValueError(f"placement_names {list(names)} do not match the declaration's pools {expected}")
-    return expected[index]
+def _pool_of(spec: FederationSpec, placement: str) -> str:
+    """The pool whose Placement is called `placement`."""
+    return next(p.name for p in spec.pools if ocm.placement_name(spec, p) == placement)
 
 
 class FlowerAddon(pulumi.ComponentResource):
@@ -72,28 +81,41 @@ class FlowerAddon(pulumi.ComponentResource):
     """Names of the per-pool AddOnTemplates, in pool order."""
 
     def __init__(self, name: str, args: FlowerAddonArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        self._construct(name, parse_spec(args["federation"]), ca_certificate=args.get("ca_certificate"),
-                        superlink_address=args.get("superlink_address"), placement_names=args.get("placement_names"),
-                        opts=opts)
+        if args.get("superlink") is None:
+            raise ValueError("superlink: required")
+        link = link_of(args["superlink"])
+        pools = pools_of(args.get("pools"))
+        ocm_part = as_part(args["ocm"]) if args.get("ocm") is not None else \
+            pools[0].spec.distribution.ocm.model_dump(by_alias=True, exclude_unset=True)
+        declaration = {"name": link.name, "flower": link.flower, "hub": link.hub,
+                       "pools": [p.pool.model_dump(by_alias=True, exclude_unset=True) for p in pools],
+                       "distribution": {"mode": "ocm", "ocm": ocm_part}}
+        owned = {"federation.distribution.ocm": "ocm", **{f"federation.pools[{i}]": f"pools[{i}]" for i in range(len(pools))}}
+        spec = parse_part(declaration, owned)
+        self._construct(name, spec, link, pools, superlink_address=args.get("superlink_address"), opts=opts)
 
     @classmethod
-    def from_spec(cls, name: str, spec: FederationSpec, *, ca_certificate: pulumi.Input[str] | None,
+    def from_spec(cls, name: str, spec: FederationSpec, link: Link, pools: "list[SuperNodePool]", *,
                   superlink_address: pulumi.Input[str] | None = None,
-                  placement_names: pulumi.Input[list[str]] | None = None,
                   opts: pulumi.ResourceOptions | None = None) -> "FlowerAddon":
-        """The addon of an already validated `spec`; the keywords are those of :class:`FlowerAddonArgs`."""
+        """The addon of an already validated `spec` (what :class:`~components.federation.Federation` uses)."""
         self = cls.__new__(cls)
-        self._construct(name, spec, ca_certificate=ca_certificate, superlink_address=superlink_address,
-                        placement_names=placement_names, opts=opts)
+        self._construct(name, spec, link, pools, superlink_address=superlink_address, opts=opts)
         return self
 
-    def _construct(self, name: str, spec: FederationSpec, *, ca_certificate: pulumi.Input[str] | None,
-                   superlink_address: pulumi.Input[str] | None, placement_names: pulumi.Input[list[str]] | None,
-                   opts: pulumi.ResourceOptions | None) -> None:
+    def _construct(self, name: str, spec: FederationSpec, link: Link, pools: "list[SuperNodePool]", *,
+                   superlink_address: pulumi.Input[str] | None, opts: pulumi.ResourceOptions | None) -> None:
         super().__init__(TYPE_TOKEN, name, None, opts)
-        inherited = depends_on_list(opts)
-        address: pulumi.Input[str] = superlink_address or ocm.superlink_address(spec)
+        track(self)
+        #: The validated view the addon was built from (ClientApp distributions read it).
+        self.spec = spec
+        self.link = link
+        self.pools = pools
+        inherited = [*depends_on_list(opts), *link.depends_on]
+        address: pulumi.Input[str] = superlink_address or link.address or ocm.superlink_address(spec)
+        ca_certificate = link.ca_certificate
         ca = pulumi.Output.from_input(ca_certificate)
+        namespace = ocm_namespace(spec, link)
 
         def opts_(*deps: Any, replace: list[str] | None = None) -> pulumi.ResourceOptions:
             return pulumi.ResourceOptions(parent=self, depends_on=[*inherited, *deps], delete_before_replace=True,
@@ -108,7 +130,7 @@ class FlowerAddon(pulumi.ComponentResource):
         # unknowns in time quadratic in its size, which a whole AddOnTemplate as one Output would pay.
         tls = spec.hub.tls.mode != "insecure"
         if tls and ca_certificate is None:
-            raise ValueError("ca_certificate is required: the SuperNodes verify the SuperLink with it (TLS is on)")
+            raise ValueError("superlink: the SuperNodes verify the SuperLink with its CA (TLS is on): give ca_certificate")
         for pool in spec.pools:
             ca_leaf = ca.apply(functools.partial(_checked_ca, spec, pool)) if tls else None
             template = custom_resource(
@@ -118,22 +140,23 @@ class FlowerAddon(pulumi.ComponentResource):
             per_pool[pool.name] = template
             if spec.distribution.ocm.install_strategy != "Manual":
                 self.configs.append(custom_resource(
-                    f"{name}-config-{pool.name}", ocm.deployment_config(spec, pool, address), opts_(),
+                    f"{name}-config-{pool.name}", in_namespace(ocm.deployment_config(spec, pool, address), namespace), opts_(),
                 ))
             else:  # Manual: one ADC per listed cluster (partition id), named by the cluster's MCA
                 for cluster in sorted(pool.selection.clusters):
                     cfg = custom_resource(
-                        f"{name}-cluster-config-{cluster}", ocm.deployment_config(spec, pool, address, cluster=cluster),
+                        f"{name}-cluster-config-{cluster}",
+                        in_namespace(ocm.deployment_config(spec, pool, address, cluster=cluster), namespace),
                         opts_(),
                     )
                     self.configs.append(cfg)
                     cluster_configs[cluster] = cfg
 
         cma = ocm.cluster_management_addon(spec)
-        if placement_names is not None:
-            names = pulumi.Output.from_input(placement_names)
-            for i, entry in enumerate(cma["spec"]["installStrategy"].get("placements", [])):
-                entry["name"] = names.apply(functools.partial(_checked_name, spec, i))
+        by_name = {p.pool.name: p for p in pools}
+        for entry in cma["spec"]["installStrategy"].get("placements", []):
+            # The pool's output: the CMA is created after that Placement and deleted before it.
+            entry["name"] = by_name[_pool_of(spec, entry["name"])].placement_name
         self.cluster_management_addon = custom_resource(f"{name}-cma", cma, opts_(*self.templates, *self.configs))
         template_names = [str(ocm.template_name(spec, pool)) for pool in spec.pools]
         for pool in spec.pools:

@@ -1,31 +1,33 @@
 """`Federation`: the whole federation from one declaration — SuperLink, pools, addon, ClientApps.
 
-Composition and ordering (``pulumi destroy`` runs it backwards, so no OCM finalizer waits on an
-object that is already gone):
+The declaration is parsed once; the children are the same building blocks a program can compose by
+hand, built from the typed spec (``from_spec``), so there is one path. Ordering (``pulumi destroy``
+runs it backwards, so no OCM finalizer waits on an object that is already gone) follows from the
+references between them:
 
 1. :class:`~components.superlink.SuperLink` — the hub (namespace, key material, SuperLink, ...);
-2. one :class:`~components.pools.SuperNodePool` per pool (Placement + the cluster-set bindings it
-   owns), each depending on the hub and on the earlier pools that own a binding it uses;
-3. :class:`~components.addon.FlowerAddon` (CMA, AddOnTemplates, ADCs), depending on the hub; its
-   ClusterManagementAddOn takes the pools' Placement names from their outputs, so it alone depends on
-   every Placement (whose bindings come before it);
-4. one :class:`~components.clientapps.ClientAppDistribution` per ClientApp, depending on its own pools
-   and on the addon's ClusterManagementAddOn (which itself depends on everything of the addon).
+2. one :class:`~components.pools.SuperNodePool` per pool, given the SuperLink: its Placement and
+   bindings take the hub namespace from the SuperLink's output; a pool reuses the binding of the
+   earlier pool that owns its cluster set (and depends on exactly that binding);
+3. :class:`~components.addon.FlowerAddon`, given the pools and the SuperLink: its ClusterManagementAddOn
+   takes the Placement names from the pools' outputs, the templates the CA from the SuperLink's;
+4. one :class:`~components.clientapps.ClientAppDistribution` per ClientApp, given its pools and the
+   addon: it depends on their Placements and on the ClusterManagementAddOn.
 
 Dependencies are as narrow as that on purpose: the SDK expands a dependency on a component into all
-of its children and checks every edge for cycles by walking the graph, so depending on every earlier
-pool, or giving every addon object every Placement, costs O(pools^2) edges and made `pulumi preview`
-superlinear (benchmarks/bench_program.py).
+of its children and checks every edge for cycles by walking the graph, so depending on whole
+components costs O(pools^2) edges and made `pulumi preview` superlinear (benchmarks/bench_program.py).
 
 Pass the hub's Kubernetes provider with ``opts=ResourceOptions(providers=[hub_provider])``: every
 child inherits it.
 """
 
-from typing import Any, TypedDict, cast
+from typing import Any, TypedDict
 
 import pulumi
 
-from components._common import depends_on_list, type_token
+from components._common import depends_on_list, track, type_token
+from components._links import link_of
 from components.addon import FlowerAddon
 from components.clientapps import ClientAppDistribution
 from components.pools import SuperNodePool
@@ -65,6 +67,7 @@ class Federation(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: FederationArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(TYPE_TOKEN, name, None, opts)
+        track(self)
         spec = parse_spec(args["federation"])  # the one parse: children get the typed spec
         inherited = depends_on_list(opts)
 
@@ -74,24 +77,18 @@ class Federation(pulumi.ComponentResource):
         self.superlink = SuperLink.from_spec(
             f"{name}-superlink", spec, existing_ca_certificate=args.get("existing_ca_certificate"), opts=child(),
         )
+        link = link_of(self.superlink)
         self.pools: list[SuperNodePool] = []
         by_name: dict[str, SuperNodePool] = {}
         owners = ocm.binding_owners(spec)
         for pool in spec.pools:
-            uses = dict.fromkeys(owners[s] for s in pool.selection.cluster_sets if owners[s] != pool.name)
-            by_name[pool.name] = SuperNodePool.from_spec(
-                f"{name}-pool-{pool.name}", spec, pool, child(self.superlink, *(by_name[o] for o in uses)),
-            )
+            earlier = [by_name[o] for o in dict.fromkeys(owners[s] for s in pool.selection.cluster_sets) if o != pool.name]
+            by_name[pool.name] = SuperNodePool.from_spec(f"{name}-pool-{pool.name}", spec, pool, link, earlier, child())
             self.pools.append(by_name[pool.name])
-        self.addon = FlowerAddon.from_spec(
-            f"{name}-addon", spec,
-            ca_certificate=cast(pulumi.Output[str], self.superlink.ca_certificate),  # None only when insecure (no CA shipped)
-            placement_names=pulumi.Output.all(*[p.placement_name for p in self.pools]).apply(list),
-            opts=child(self.superlink),
-        )
+        self.addon = FlowerAddon.from_spec(f"{name}-addon", spec, link, self.pools, opts=child())
         self.client_apps = [
             ClientAppDistribution.from_spec(f"{name}-clientapp-{app.name}", spec, app,
-                                            child(*(by_name[p] for p in app.pools), self.addon.cluster_management_addon))
+                                            [by_name[p] for p in app.pools], self.addon, child())
             for app in spec.client_apps
         ]
 
@@ -101,7 +98,7 @@ class Federation(pulumi.ComponentResource):
         self.namespace = self.superlink.namespace
         self.placement_names = pulumi.Output.all(*[p.placement_name for p in self.pools]).apply(list)
         self.addon_name = self.addon.addon_name
-        self.client_app_names = pulumi.Output.all(*[a.name for a in self.client_apps]).apply(list)
+        self.client_app_names = pulumi.Output.all(*[a.manifest_work_replica_set_name for a in self.client_apps]).apply(list)
         self.register_outputs({
             "superlink_address": self.superlink_address,
             "superlink_external_address": self.superlink_external_address,

@@ -10,10 +10,11 @@ from typing import Any, TypedDict
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components._common import depends_on_list, type_token
+from components._common import depends_on_list, track, type_token
+from components.args import FlowerArgs, HubArgs, as_part
 from components.keys import SharedSecret, SuperLinkCertificate
 from federation import flower
-from federation.loading import parse_spec
+from federation.loading import parse_part
 from federation.manifests import hub
 from federation.manifests.hub import HubSecrets
 from federation.spec import FederationSpec
@@ -44,13 +45,20 @@ REPLACE_ON_CHANGES: dict[str, list[str]] = {
 _POD_PREREQUISITES = ("ServiceAccount", "Secret", "PersistentVolumeClaim")
 
 
-class SuperLinkArgs(TypedDict):
-    """Arguments of :class:`SuperLink`."""
+class SuperLinkArgs(TypedDict, total=False):
+    """Arguments of :class:`SuperLink`: the `name`, `hub` and `flower` parts of a declaration.
 
-    federation: dict[str, Any]
-    """The federation declaration (the value of `flower:federation`, camelCase keys), validated with `parse_spec`.
+    Plain values (not Outputs): the object set depends on them. Validated at construction with the
+    rules of `flower-federation validate`; problems name the argument (`hub.tls.mode: ...`).
+    """
 
-    Plain (not an Output): the object set depends on it. Optional members may be left out of the dict."""
+    name: str | None
+    """The federation's name (default "flower"): object names and labels derive from it."""
+    hub: HubArgs | None
+    """The hub: namespace, port, exposure, TLS, persistence, resources, isolation, SuperNode authentication
+    (the `hub` section of a declaration; a `HubSpec` or a mapping with its keys)."""
+    flower: FlowerArgs | None
+    """The Flower release, images and registry settings (the `flower` section; default: the supported release)."""
     existing_ca_certificate: pulumi.Input[str] | None
     """tls.mode existingSecret only: the CA PEM of the user's Secret, echoed as `ca_certificate` for clients."""
 
@@ -100,7 +108,11 @@ class SuperLink(pulumi.ComponentResource):
     """The hub namespace."""
 
     def __init__(self, name: str, args: SuperLinkArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        self._construct(name, parse_spec(args["federation"]), args.get("existing_ca_certificate"), opts)
+        declaration: dict[str, Any] = {"flower": as_part(args.get("flower")), "hub": as_part(args.get("hub"))}
+        if args.get("name") is not None:
+            declaration["name"] = args["name"]
+        spec = parse_part(declaration, {"federation.name": "name", "federation.hub": "hub", "federation.flower": "flower"})
+        self._construct(name, spec, args.get("existing_ca_certificate"), opts)
 
     @classmethod
     def from_spec(cls, name: str, spec: FederationSpec, *, existing_ca_certificate: pulumi.Input[str] | None = None,
@@ -113,6 +125,7 @@ class SuperLink(pulumi.ComponentResource):
     def _construct(self, name: str, spec: FederationSpec, existing_ca_certificate: pulumi.Input[str] | None,
                    opts: pulumi.ResourceOptions | None) -> None:
         super().__init__(TYPE_TOKEN, name, None, opts)
+        track(self)
         self.spec = spec
         self.certificate: SuperLinkCertificate | None = None
         self.shared_secret: SharedSecret | None = None

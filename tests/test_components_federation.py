@@ -103,20 +103,23 @@ def test_components_compose_in_destroy_safe_order(pulumi_mocks: Any) -> None:
         return {u.rsplit("::", 1)[-1] for u in req[name].dependencies}
 
     assert req["fl"].type == TYPE_TOKEN
-    # The SDK expands a dependency on a component into its children.
+    # No component-level depends_on: every edge follows from a reference between the blocks (an Output or
+    # an object handed over), object to object, so the graph stays linear in the number of pools.
+    for component in ("fl-pool-cpu", "fl-pool-gpu", "fl-addon", "fl-clientapp-trainer-cpu"):
+        assert deps(component) == set(), component
     namespace = "fl-superlink-namespace-flower-prod"
-    assert namespace in deps("fl-pool-cpu")
-    assert {namespace, "fl-pool-cpu-placement"} <= deps("fl-pool-gpu")
-    assert namespace in deps("fl-addon")
-    assert {"fl-addon-cma", "fl-pool-cpu-placement"} <= deps("fl-clientapp-trainer-cpu")
-    # ... and hands it down to the objects, so destroy removes ClientApps, then the addon, then pools, then the hub.
-    assert {"fl-addon-cma", "fl-pool-cpu-placement"} <= deps("fl-clientapp-trainer-cpu-mwrs")
-    # Only the ClusterManagementAddOn depends on the Placements (through their names); the templates and
-    # configs need only the hub, which keeps the dependency graph linear in the number of pools.
+    # pools: in the hub namespace (the SuperLink's output); the later pool reuses the earlier one's binding
+    assert deps("fl-pool-cpu-placement") == {namespace, "fl-pool-cpu-binding-research"}
+    assert deps("fl-pool-gpu-placement") == {namespace, "fl-pool-cpu-binding-research"}
+    assert not any(n.startswith("fl-pool-gpu-binding") for n in req)
+    # addon: configs in the hub namespace, templates carry the CA (the certificate's output), and only the
+    # ClusterManagementAddOn depends on the Placements (through their names)
+    assert deps("fl-addon-config-cpu") == {namespace}
+    assert deps("fl-addon-template-cpu") == {"fl-superlink-tls"}
     assert {"fl-pool-cpu-placement", "fl-pool-gpu-placement", "fl-addon-template-cpu", "fl-addon-config-gpu"} <= deps("fl-addon-cma")
-    assert namespace in deps("fl-addon-config-cpu")
-    assert not {"fl-pool-cpu-placement", "fl-pool-gpu-placement"} & deps("fl-addon-config-cpu")
-    assert namespace in deps("fl-pool-cpu-placement")
+    # ClientApps: after their own pools' Placements and the CMA; destroyed first
+    assert {"fl-addon-cma", "fl-pool-cpu-placement"} <= deps("fl-clientapp-trainer-cpu-mwrs")
+    assert "fl-pool-gpu-placement" not in deps("fl-clientapp-trainer-cpu-mwrs")
     for child in ("fl-superlink", "fl-pool-cpu", "fl-addon", "fl-clientapp-trainer-gpu"):
         assert req[child].parent.endswith("::fl")
 
@@ -263,3 +266,38 @@ def test_federation_parses_the_declaration_once(pulumi_mocks: Any, monkeypatch: 
     program()
     assert len(calls) == 1
     assert not hasattr(loading, "_PARSED")  # no process-global cache behind it
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_building_blocks_register_what_federation_registers(pulumi_mocks: Any, stack: str) -> None:
+    """The same inputs through the typed building blocks, composed by reference, give the same objects."""
+    from components import ClientAppDistribution, FlowerAddon, SuperLink, SuperNodePool
+    from tests.test_components_superlink import settle, superlink_args
+
+    data = raw(stack)
+    run_federation(pulumi_mocks, data)
+    by_federation = sorted(registered_objects(pulumi_mocks), key=key)
+    pulumi_mocks.resources.clear()
+    inject_state(pulumi_mocks, "hub", data)
+    spec = parse_spec(data)
+
+    @pulumi.runtime.test
+    def blocks() -> pulumi.Output[Any]:
+        link = SuperLink("hub", superlink_args(data))
+        pools: list[SuperNodePool] = []
+        for part in data["pools"]:
+            sets = set((part.get("selection") or {}).get("clusterSets") or [])
+            earlier = [p for p in pools if sets & set(p.pool.selection.cluster_sets)]
+            pools.append(SuperNodePool(f"pool-{part['name']}", {"pool": part, "superlink": link, "bindings_from": earlier}))
+        addon = FlowerAddon("addon", {"pools": pools, "superlink": link})
+        by_name = {p.pool.name: p for p in pools}
+        apps = [ClientAppDistribution(f"app-{a['name']}", {"client_app": {k: v for k, v in a.items() if k != "pools"},
+                                                           "pools": [by_name[n] for n in a["pools"]], "addon": addon})
+                for a in data.get("clientApps", [])]
+        return pulumi.Output.all(addon.addon_name, *[a.manifest_work_replica_set_name for a in apps], settle(link))
+
+    blocks()
+    by_blocks = sorted(registered_objects(pulumi_mocks), key=key)
+    assert [key(o) for o in by_blocks] == [key(o) for o in by_federation]
+    assert by_blocks == by_federation
+    assert len(by_blocks) > len(spec.pools) + 10

@@ -8,13 +8,16 @@ from typing import Any
 import pulumi
 import pytest
 
+from components import ExistingSuperLink
 from components.addon import FlowerAddon
 from components.clientapps import ClientAppDistribution
 from components.pools import SuperNodePool
+from components.superlink import SuperLink
 from federation.loading import parse_spec
 from federation.manifests import ocm
 from tests.conftest import unwrap
 from tests.schemas import validate_ocm
+from tests.test_components_superlink import inject_state, superlink_args
 from tests.test_manifests_ocm import ADDRESS, CA, VARIANTS
 
 T = "kubernetes:"
@@ -33,29 +36,40 @@ class Deployed:
 
     def outputs(self) -> pulumi.Output[Any]:
         children: list[Any] = [p.placement.id for p in self.pools]
-        children += [b.id for p in self.pools for b in p.bindings]
+        children += [b.id for p in self.pools for b in p.bindings.values()]
         children += [r.id for r in [*self.addon.templates, *self.addon.configs, *self.addon.cluster_addons,
                                     self.addon.cluster_management_addon]]
         children += [a.manifest_work_replica_set.id for a in self.apps]
         return pulumi.Output.all(
             *children,
             [p.placement_name for p in self.pools], [p.namespace for p in self.pools],
-            self.addon.addon_name, self.addon.template_names, [a.name for a in self.apps],
+            self.addon.addon_name, self.addon.template_names, [a.manifest_work_replica_set_name for a in self.apps],
         )
 
 
-def deploy(data: dict[str, Any], *, address: str | None = ADDRESS) -> Deployed:
-    """The whole OCM side, wired the way the docstrings ask callers to."""
+def existing_superlink(data: dict[str, Any], address: str = ADDRESS) -> ExistingSuperLink:
+    """The SuperLink of `data`, described the way a program that does not deploy it would."""
     spec = parse_spec(data)
+    tls = spec.hub.tls.mode != "insecure"
+    return ExistingSuperLink(address=address, ca_certificate=pulumi.Output.secret(CA) if tls else None, tls=tls,
+                             allow_insecure=spec.hub.tls.allow_insecure, supernode_auth=spec.hub.supernode_auth.enabled,
+                             name=spec.name, namespace=spec.hub.namespace, flower=data.get("flower"))
+
+
+def deploy(data: dict[str, Any], *, address: str = ADDRESS) -> Deployed:
+    """The whole OCM side from the building blocks, composed by reference (no depends_on)."""
+    spec = parse_spec(data)
+    link = existing_superlink(data, address)
+    ocm_part = (data.get("distribution") or {}).get("ocm")
+    owners = ocm.binding_owners(spec)
     pools: list[SuperNodePool] = []
     for pool in spec.pools:
-        pools.append(SuperNodePool(f"pool-{pool.name}", {"federation": data, "pool": pool.name},
-                                   pulumi.ResourceOptions(depends_on=list(pools))))
-    addon = FlowerAddon("addon", {"federation": data, "ca_certificate": pulumi.Output.secret(CA),
-                                  "superlink_address": address},
-                        pulumi.ResourceOptions(depends_on=pools))
-    apps = [ClientAppDistribution(f"app-{a.name}", {"federation": data, "client_app": a.name},
-                                  pulumi.ResourceOptions(depends_on=[*pools, addon]))
+        earlier = [p for p in pools if p.pool.name in {owners[s] for s in pool.selection.cluster_sets}]
+        pools.append(SuperNodePool(f"pool-{pool.name}", {"pool": pool, "superlink": link, "ocm": ocm_part,
+                                                         "bindings_from": earlier}))
+    addon = FlowerAddon("addon", {"pools": pools, "superlink": link, "ocm": ocm_part})
+    by_name = {p.pool.name: p for p in pools}
+    apps = [ClientAppDistribution(f"app-{a.name}", {"client_app": a, "pools": [by_name[n] for n in a.pools], "addon": addon})
             for a in spec.client_apps]
     return Deployed(pools, addon, apps)
 
@@ -132,29 +146,41 @@ def test_type_tokens_and_options(pulumi_mocks: Any) -> None:
         assert bindings == ["pool-cpu-binding-research"]
         assert "pool-cpu-binding-research" in deps_of(pulumi_mocks, "pool-cpu-placement")
         assert "pool-cpu-binding-research" in deps_of(pulumi_mocks, "pool-gpu-placement")
-        # addon after placements; CMA after templates/configs; MCA after CMA + its template + config
-        assert {"pool-cpu-placement", "pool-gpu-placement"} <= deps_of(pulumi_mocks, "addon-template-gpu")
+        # Manual mode: the CMA names no placements, so nothing of the addon waits for them; the CMA after
+        # the templates and configs; MCA after CMA + its template + config
+        assert not {"pool-cpu-placement", "pool-gpu-placement"} & deps_of(pulumi_mocks, "addon-cma")
+        assert not {"pool-cpu-placement", "pool-gpu-placement"} & deps_of(pulumi_mocks, "addon-template-gpu")
         assert {"addon-template-cpu", "addon-template-gpu", "addon-cluster-config-edge-a",
                 "addon-cluster-config-gpu-1"} <= deps_of(pulumi_mocks, "addon-cma")
         assert "addon-config-cpu" not in reqs  # Manual: per-cluster ADCs only
         assert {"addon-cma", "addon-template-gpu", "addon-cluster-config-gpu-1"} <= deps_of(pulumi_mocks, "addon-mca-gpu-1")
         # ClientApp distributions after the addon and the placements (destroyed first)
         mwrs_deps = deps_of(pulumi_mocks, "app-trainer-gpu-mwrs")
-        assert {"addon-cma", "addon-template-gpu", "pool-gpu-placement", "pool-cpu-placement"} <= mwrs_deps
+        assert {"addon-cma", "pool-gpu-placement"} <= mwrs_deps
 
     program()
 
 
-def test_default_superlink_address_comes_from_exposure(pulumi_mocks: Any) -> None:
+def test_default_superlink_address_comes_from_the_superlinks_exposure(pulumi_mocks: Any) -> None:
     data = VARIANTS["dev"]()
+    inject_state(pulumi_mocks, "hub", data)
 
     @pulumi.runtime.test
     def program() -> Any:
-        return deploy(data, address=None).outputs().apply(check)
+        link = SuperLink("hub", superlink_args(data))
+        (pool,) = [SuperNodePool(f"pool-{p['name']}", {"pool": p, "superlink": link}) for p in data["pools"]]
+        addon = FlowerAddon("addon", {"pools": [pool], "superlink": link})
+        return pulumi.Output.all(addon.addon_name, pool.placement_name).apply(check)
 
     def check(_: Any) -> None:
         (adc,) = [obj_of(r) for r in pulumi_mocks.resources if r.typ == ADC]
         assert ocm.adc_variables(adc)[ocm.VAR_SUPERLINK_ADDRESS] == "superlink.dev.flower.example.com:30800"
+        # references, not depends_on: the ADC and the Placement wait for the hub Namespace, the templates
+        # for the certificate (their CA), the CMA for the Placement (its install strategy names it)
+        assert "hub-namespace-flower-dev" in deps_of(pulumi_mocks, "addon-config-cpu")
+        assert "hub-namespace-flower-dev" in deps_of(pulumi_mocks, "pool-cpu-placement")
+        assert "hub-tls" in deps_of(pulumi_mocks, "addon-template-cpu")
+        assert "pool-cpu-placement" in deps_of(pulumi_mocks, "addon-cma")
 
     program()
 
@@ -193,42 +219,45 @@ def test_reevaluation_is_identical(pulumi_mocks: Any) -> None:
     assert len(runs[0]) > 10
 
 
-def test_addon_takes_placement_names_from_the_pools_and_rejects_wrong_ones(pulumi_mocks: Any) -> None:
+def test_blocks_validate_their_own_arguments_with_field_paths(pulumi_mocks: Any) -> None:
+    from federation.errors import SpecError
+
     data = VARIANTS["prod"]()
-    spec = parse_spec(data)
+    link = existing_superlink(data)
+    bad = dict(data["pools"][1])
+    bad["gpu"] = {**bad["gpu"], "count": 0}
+    with pytest.raises(SpecError, match=r"^pool\.gpu\.count: must be >= 1"):
+        SuperNodePool("bad", {"pool": bad, "superlink": link})
+    assert pulumi_mocks.resources == []  # nothing registered
 
     @pulumi.runtime.test
-    def wired() -> Any:
-        pools = [SuperNodePool(f"pool-{p.name}", {"federation": data, "pool": p.name}) for p in spec.pools]
-        addon = FlowerAddon("addon", {"federation": data, "ca_certificate": CA, "superlink_address": ADDRESS,
-                                      "placement_names": pulumi.Output.all(*[p.placement_name for p in pools]).apply(list)})
-        return pulumi.Output.all(addon.addon_name, *[p.placement_name for p in pools])
+    def overlapping() -> Any:
+        a = SuperNodePool("a", {"pool": {"name": "a", "selection": {"clusterSets": ["s"]}}, "superlink": link})
+        b = SuperNodePool("b", {"pool": {"name": "b", "selection": {"clusterSets": ["s"]}}, "superlink": link,
+                                "bindings_from": [a]})
+        FlowerAddon("addon", {"pools": [a, b], "superlink": link})
+        return a.placement_name
 
-    wired()
-    assert {"pool-cpu-placement", "pool-gpu-placement"} <= deps_of(pulumi_mocks, "addon-cma")
-    assert not {"pool-cpu-placement", "pool-gpu-placement"} & deps_of(pulumi_mocks, "addon-template-cpu")
-
-    @pulumi.runtime.test
-    def mismatched() -> Any:
-        addon = FlowerAddon("bad", {"federation": data, "ca_certificate": CA, "superlink_address": ADDRESS,
-                                    "placement_names": ["flower-prod-gpu", "flower-prod-cpu"]})
-        return addon.addon_name
-
-    with pytest.raises(Exception, match="do not match the declaration's pools"):
-        mismatched()
+    # each pool alone is fine; together they can select the same clusters: the addon says so, on its argument
+    with pytest.raises(SpecError, match=r"pools\[1\]\.selection: can select the same clusters as pool 'a'"):
+        overlapping()
 
 
 def test_addon_needs_the_ca_with_tls_and_checks_the_template_size_with_it(pulumi_mocks: Any) -> None:
     data = VARIANTS["dev"]()
-    with pytest.raises(ValueError, match="ca_certificate is required"):
-        FlowerAddon("no-ca", {"federation": data, "ca_certificate": None, "superlink_address": ADDRESS})
+    pool = data["pools"][0]
+    no_ca = ExistingSuperLink(address=ADDRESS, name="flower-dev", namespace="flower-dev")
+    with pytest.raises(ValueError, match="give ca_certificate"):
+        FlowerAddon("no-ca", {"pools": [SuperNodePool("p0", {"pool": pool, "superlink": no_ca})], "superlink": no_ca})
 
-    data["distribution"] = {"ocm": {"maxManifestBytes": 20000}}
     bundle = CA * 20  # a CA bundle far larger than the placeholder validation assumed
+    big = ExistingSuperLink(address=ADDRESS, ca_certificate=bundle, name="flower-dev", namespace="flower-dev")
 
     @pulumi.runtime.test
     def oversized() -> Any:
-        addon = FlowerAddon("big", {"federation": data, "ca_certificate": bundle, "superlink_address": ADDRESS})
+        small = {"maxManifestBytes": 20000}
+        p = SuperNodePool("p1", {"pool": pool, "superlink": big, "ocm": small})
+        addon = FlowerAddon("big", {"pools": [p], "superlink": big, "ocm": small})
         return addon.template_names
 
     with pytest.raises(Exception, match="over maxManifestBytes"):

@@ -13,7 +13,7 @@ import pulumi_kubernetes as k8s
 import pytest
 
 from components.keys import KEY_TYPE, SuperLinkCertificateProvider
-from components.superlink import REPLACE_ON_CHANGES, TYPE_TOKEN, SuperLink
+from components.superlink import REPLACE_ON_CHANGES, TYPE_TOKEN, SuperLink, SuperLinkArgs
 from federation import flower
 from federation.flower import CONTAINER
 from federation.loading import parse_spec, read_stack_config, stack_file
@@ -30,6 +30,14 @@ def raw(stack: str) -> dict[str, Any]:
     data = read_stack_config(stack_file(stack, STACKS))
     assert isinstance(data, dict)
     return copy.deepcopy(data)
+
+
+def superlink_args(declaration: dict[str, Any]) -> SuperLinkArgs:
+    """The SuperLink's typed arguments: the `name`, `hub` and `flower` parts of a declaration."""
+    args: SuperLinkArgs = {"hub": declaration.get("hub") or {}, "flower": declaration.get("flower") or {}}
+    if "name" in declaration:
+        args["name"] = declaration["name"]
+    return args
 
 
 def _insecure(stack: str) -> dict[str, Any]:
@@ -128,7 +136,7 @@ def variant(request: pytest.FixtureRequest) -> dict[str, Any]:
 @pulumi.runtime.test
 def test_every_registered_object_is_valid_and_restricted(pulumi_mocks: Any, variant: dict[str, Any]) -> Any:
     inject_state(pulumi_mocks, "hub", variant)
-    link = SuperLink("hub", {"federation": variant})
+    link = SuperLink("hub", superlink_args(variant))
     spec = parse_spec(variant)
 
     def check(_: Any) -> None:
@@ -148,7 +156,7 @@ def test_every_registered_object_is_valid_and_restricted(pulumi_mocks: Any, vari
 @pulumi.runtime.test
 def test_superlink_container_runs_the_contract_argv(pulumi_mocks: Any, variant: dict[str, Any]) -> Any:
     inject_state(pulumi_mocks, "hub", variant)
-    link = SuperLink("hub", {"federation": variant})
+    link = SuperLink("hub", superlink_args(variant))
     spec = parse_spec(variant)
 
     def check(_: Any) -> None:
@@ -163,7 +171,7 @@ def test_superlink_container_runs_the_contract_argv(pulumi_mocks: Any, variant: 
 @pulumi.runtime.test
 def test_no_private_key_or_shared_secret_outside_secrets(pulumi_mocks: Any, variant: dict[str, Any]) -> Any:
     material = inject_state(pulumi_mocks, "hub", variant)
-    link = SuperLink("hub", {"federation": variant})
+    link = SuperLink("hub", superlink_args(variant))
     spec = parse_spec(variant)
 
     def check(values: list[Any]) -> None:
@@ -193,7 +201,7 @@ def test_no_private_key_or_shared_secret_outside_secrets(pulumi_mocks: Any, vari
 @pulumi.runtime.test
 def test_resource_options(pulumi_mocks: Any, variant: dict[str, Any]) -> Any:
     inject_state(pulumi_mocks, "hub", variant)
-    link = SuperLink("hub", {"federation": variant})
+    link = SuperLink("hub", superlink_args(variant))
     spec = parse_spec(variant)
 
     def check(_: Any) -> None:
@@ -237,7 +245,7 @@ def test_re_evaluating_the_same_config_registers_identical_inputs(pulumi_mocks: 
     @pulumi.runtime.test
     def program() -> Any:
         pulumi_mocks.resources.clear()
-        link = SuperLink("hub", {"federation": copy.deepcopy(data)})
+        link = SuperLink("hub", superlink_args(copy.deepcopy(data)))
         return settle(link).apply(lambda _: snapshots.append(_snapshot(pulumi_mocks)))
 
     program()
@@ -255,7 +263,7 @@ def test_re_evaluating_the_same_config_registers_identical_inputs(pulumi_mocks: 
 def test_outputs_generate_mode(pulumi_mocks: Any) -> Any:
     data = raw("prod")
     material = inject_state(pulumi_mocks, "hub", data)
-    link = SuperLink("hub", {"federation": data})
+    link = SuperLink("hub", superlink_args(data))
 
     def check(v: list[Any]) -> None:
         assert v[:6] == [
@@ -281,7 +289,7 @@ def test_outputs_generate_mode(pulumi_mocks: Any) -> Any:
 @pulumi.runtime.test
 def test_ca_certificate_is_public(pulumi_mocks: Any) -> Any:
     inject_state(pulumi_mocks, "hub", raw("dev"))
-    link = SuperLink("hub", {"federation": raw("dev")})
+    link = SuperLink("hub", superlink_args(raw("dev")))
 
     async def is_secret() -> bool:
         return await link.ca_certificate.is_secret()
@@ -295,11 +303,11 @@ def assert_false(value: bool) -> None:
 
 @pulumi.runtime.test
 def test_outputs_existing_secret_and_insecure(pulumi_mocks: Any) -> Any:
-    existing = SuperLink("a", {"federation": _existing("dev"), "existing_ca_certificate": "CA PEM"})
+    existing = SuperLink("a", {**superlink_args(_existing("dev")), "existing_ca_certificate": "CA PEM"})
     insecure_data = _insecure("dev")
     insecure_data["name"] = "other"
     insecure_data["hub"]["namespace"] = "other"
-    insecure = SuperLink("b", {"federation": insecure_data})
+    insecure = SuperLink("b", superlink_args(insecure_data))
 
     def check(v: list[Any]) -> None:
         assert v[:4] == ["CA PEM", "my-superlink-tls", None, "flower-dev"]
@@ -318,7 +326,7 @@ def test_provider_is_inherited_by_kubernetes_children_only(pulumi_mocks: Any) ->
     data = raw("prod")
     inject_state(pulumi_mocks, "hub", data)
     provider = k8s.Provider("hub-cluster", kubeconfig="apiVersion: v1", context="hub-prod")
-    link = SuperLink("hub", {"federation": data}, opts=pulumi.ResourceOptions(providers=[provider]))
+    link = SuperLink("hub", superlink_args(data), opts=pulumi.ResourceOptions(providers=[provider]))
 
     def check(_: Any) -> None:
         for reg in k8s_objects(pulumi_mocks):
@@ -336,9 +344,9 @@ def test_two_instances_coexist(pulumi_mocks: Any) -> Any:
     b["name"] = "flower-dev-2"
     inject_state(pulumi_mocks, "one", a)
     inject_state(pulumi_mocks, "two", b)
-    one = SuperLink("one", {"federation": a})
+    one = SuperLink("one", superlink_args(a))
     b["hub"]["createNamespace"] = False
-    two = SuperLink("two", {"federation": b})
+    two = SuperLink("two", superlink_args(b))
 
     def check(_: Any) -> None:
         names = [r.name for r in pulumi_mocks.resources]
@@ -354,7 +362,7 @@ def test_invalid_federation_is_rejected_before_registering(pulumi_mocks: Any) ->
     data = raw("dev")
     data["hub"]["tls"] = {"mode": "insecure"}
     with pytest.raises(SpecError, match="allowInsecure"):
-        SuperLink("hub", {"federation": data})
+        SuperLink("hub", superlink_args(data))
 
 
 def test_schema_is_inferable_for_packaging() -> None:
@@ -366,7 +374,10 @@ def test_schema_is_inferable_for_packaging() -> None:
     doc = json.loads(schema) if isinstance(schema, str) else schema
     res = doc["resources"][TYPE_TOKEN]
     assert res["isComponent"] is True
-    assert res["requiredInputs"] == ["federation"]
-    assert set(res["inputProperties"]) == {"federation", "existingCaCertificate"}
+    assert res.get("requiredInputs", []) == []  # every part has defaults; validation names what is missing
+    assert set(res["inputProperties"]) == {"name", "hub", "flower", "existingCaCertificate"}
+    hub = doc["types"]["flower-federation:index:HubArgs"]["properties"]
+    assert {"namespace", "exposure", "tls", "persistence", "isolation", "supernodeAuth"} <= set(hub)
+    assert hub["exposure"]["$ref"] == "#/types/flower-federation:index:ExposureArgs"
     assert {"inClusterAddress", "externalAddress", "caCertificate", "tlsSecretName", "superexecSecretName",
             "namespace"} <= set(res["properties"])

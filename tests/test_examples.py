@@ -296,26 +296,28 @@ def test_building_blocks_without_superlink(pulumi_mocks: Any) -> None:
     assert kinds["ManifestWorkReplicaSet"] == 2
     assert not pulumi_mocks.by_type(":SuperLink") and not pulumi_mocks.by_type(":Federation")
 
-    spec = program["spec"]
-    assert {o["metadata"]["namespace"] for o in objs if o["kind"] in ("Placement", "AddOnDeploymentConfig")} == {
-        spec.ocm_namespace}
+    assert {o["metadata"]["namespace"] for o in objs if o["kind"] in ("Placement", "AddOnDeploymentConfig")} == {"flower-byo"}
     # The SuperNodes dial the existing SuperLink and trust its CA.
     text = json.dumps([o for o in objs if o["kind"] in ("AddOnTemplate", "AddOnDeploymentConfig")])
     assert "superlink.research.example.com:443" in text
     assert json.dumps(ca)[1:-1] in text
+    assert "--auth-supernode-private-key" in text
 
-    # Ordering: pools after the namespace (and earlier pools), addon after the pools, ClientApp last.
+    # Ordering from the references alone (no resource options in the program): pools after the namespace
+    # the existing SuperLink's description names, the CMA after the Placements, ClientApps after their
+    # pools and the CMA.
+    assert "ResourceOptions" not in (EXAMPLES / "building-blocks" / "__main__.py").read_text()
     req = pulumi_mocks.requests
 
     def deps(name: str) -> set[str]:
         return {short(u) for u in req[name].dependencies}
 
     assert "ocm-namespace" in deps("flower-byo-pool-cpu-placement")
-    assert {"ocm-namespace", "flower-byo-pool-cpu-placement"} <= deps("flower-byo-pool-gpu-placement")
+    assert {"ocm-namespace", "flower-byo-pool-cpu-binding-research"} <= deps("flower-byo-pool-gpu-placement")
     assert {"flower-byo-pool-cpu-placement", "flower-byo-pool-gpu-placement"} <= deps("flower-byo-addon-cma")
+    assert "ocm-namespace" in deps("flower-byo-addon-config-gpu")
     assert {"flower-byo-addon-cma", "flower-byo-pool-gpu-placement"} <= deps("flower-byo-clientapp-trainer-gpu-mwrs")
-    # The declaration's hub.exposure was filled in from the address (one source of truth).
-    assert hub.superlink_addresses(spec)[1] == "superlink.research.example.com:443"
+    assert program["addon"].spec.distribution.ocm.addon_name == "flower-supernode-byo"
 
 
 def test_building_blocks_requires_the_superlink_address_and_ca(pulumi_mocks: Any) -> None:

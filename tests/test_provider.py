@@ -110,8 +110,7 @@ def test_schema_documents_inputs_and_outputs(schema: dict[str, Any], type_name: 
     for name, prop in inputs.items():
         assert CAMEL.match(name), name
         assert prop.get("description", "").strip(), f"{type_name}.{name} has no description"
-    assert "federation" in resource["requiredInputs"]
-    assert set(resource["requiredInputs"]) <= set(inputs)
+    assert set(resource.get("requiredInputs", [])) <= set(inputs)
     outputs = resource["properties"]
     assert outputs
     for name, prop in outputs.items():
@@ -122,22 +121,32 @@ def test_schema_documents_inputs_and_outputs(schema: dict[str, Any], type_name: 
 
 def test_schema_input_and_output_names(schema: dict[str, Any]) -> None:
     res = {t: schema["resources"][f"{NAME}:index:{t}"] for t in TYPES}
-    assert set(res["Federation"]["inputProperties"]) == {"federation", "existingCaCertificate"}
-    assert set(res["SuperLink"]["inputProperties"]) == {"federation", "existingCaCertificate"}
-    assert set(res["SuperNodePool"]["inputProperties"]) == {"federation", "pool"}
-    assert set(res["FlowerAddon"]["inputProperties"]) == {"federation", "caCertificate", "superlinkAddress", "placementNames"}
-    assert set(res["ClientAppDistribution"]["inputProperties"]) == {"federation", "clientApp"}
-    assert res["SuperNodePool"]["requiredInputs"] == ["federation", "pool"]
-    assert sorted(res["ClientAppDistribution"]["requiredInputs"]) == ["clientApp", "federation"]
+    inputs = {t: set(r["inputProperties"]) for t, r in res.items()}
+    required = {t: sorted(r.get("requiredInputs", [])) for t, r in res.items()}
+    assert inputs["Federation"] == {"federation", "existingCaCertificate"}
+    assert inputs["SuperLink"] == {"name", "hub", "flower", "existingCaCertificate"}
+    assert inputs["SuperNodePool"] == {"pool", "superlink", "ocm", "bindingsFrom"}
+    assert inputs["FlowerAddon"] == {"pools", "superlink", "ocm", "superlinkAddress"}
+    assert inputs["ClientAppDistribution"] == {"clientApp", "pools", "addon"}
+    assert required == {"Federation": ["federation"], "SuperLink": [], "SuperNodePool": ["pool", "superlink"],
+                        "FlowerAddon": ["pools", "superlink"], "ClientAppDistribution": ["addon", "clientApp", "pools"]}
     # Optional inputs stay optional for callers in other languages.
     assert "existingCaCertificate" not in res["Federation"]["requiredInputs"]
-    assert {"caCertificate", "superlinkAddress"}.isdisjoint(res["FlowerAddon"]["requiredInputs"])
-    # The declaration decides the object set: it must be plain (known at construct time).
-    for t in TYPES:
-        assert res[t]["inputProperties"]["federation"].get("plain") is True
+    # The parts that decide the object set are plain (known at construct time), typed and nested.
+    assert res["Federation"]["inputProperties"]["federation"].get("plain") is True
+    for t, key, ref in (("SuperLink", "hub", "HubArgs"), ("SuperLink", "flower", "FlowerArgs"),
+                        ("SuperNodePool", "pool", "PoolArgs"), ("ClientAppDistribution", "clientApp", "ClientAppArgs")):
+        prop = res[t]["inputProperties"][key]
+        assert prop["$ref"] == f"#/types/{NAME}:index:{ref}" and prop.get("plain") is True, (t, key)
+    pool = schema["types"][f"{NAME}:index:PoolArgs"]["properties"]
+    assert {"name", "selection", "gpu", "resources", "replicas", "isolation", "nodeConfig", "rolloutStrategy"} <= set(pool)
+    assert all(CAMEL.match(k) for k in pool)
+    selection = schema["types"][f"{NAME}:index:ClusterSelectionArgs"]["properties"]
+    assert selection["clusterSets"]["type"] == "array" and selection["celExpressions"]["items"]["type"] == "string"
     assert {"superlinkAddress", "superlinkExternalAddress", "caCertificate", "placementNames", "addonName",
             "clientAppNames", "namespace"} == set(res["Federation"]["properties"])
     assert {"placementName", "namespace"} == set(res["SuperNodePool"]["properties"])
+    assert {"manifestWorkReplicaSetName"} == set(res["ClientAppDistribution"]["properties"])
 
 
 # --- construct() under mocks ----------------------------------------------------------------------------------
@@ -174,24 +183,48 @@ def test_construct_federation_with_camel_case_inputs(pulumi_mocks: Any, provider
         assert pss.check_object(obj) == []
 
 
+def _superlink_object(data: dict[str, Any], ca: str | None) -> dict[str, Any]:
+    """An existing SuperLink as a program in another language passes it (camelCase object)."""
+    return {"address": "superlink.example.com:443", "caCertificate": ca, "name": data["name"],
+            "namespace": data["hub"]["namespace"], "flower": data.get("flower"),
+            "supernodeAuth": bool((data["hub"].get("supernodeAuth") or {}).get("enabled"))}
+
+
 def test_construct_supernode_pool(pulumi_mocks: Any, provider: ComponentProvider) -> None:
     data = raw("prod")
-    state = _construct(provider, "gpu", f"{NAME}:index:SuperNodePool", {"federation": data, "pool": "gpu"})
+    gpu = next(p for p in data["pools"] if p["name"] == "gpu")
+    state = _construct(provider, "gpu", f"{NAME}:index:SuperNodePool",
+                       {"pool": gpu, "superlink": _superlink_object(data, None)})
     assert state["placementName"] == "flower-prod-gpu"
     assert state["namespace"] == "flower-prod"
     kinds = sorted(r.typ.rsplit(":", 1)[-1] for r in pulumi_mocks.resources if r.custom)
-    # gpu shares the cluster set of cpu (the first pool), so it owns no binding: only its Placement.
-    assert kinds == ["Placement"]
+    # on its own, the pool binds its cluster set itself
+    assert kinds == ["ManagedClusterSetBinding", "Placement"]
 
 
-def test_construct_flower_addon_with_existing_superlink(pulumi_mocks: Any, provider: ComponentProvider) -> None:
+def test_construct_rejects_bad_arguments_naming_them(pulumi_mocks: Any, provider: ComponentProvider) -> None:
+    data = raw("prod")
+    gpu = {**next(p for p in data["pools"] if p["name"] == "gpu"), "replicas": 0}
+    with pytest.raises(Exception, match=r"pool\.replicas: must be >= 1"):
+        _construct(provider, "gpu", f"{NAME}:index:SuperNodePool", {"pool": gpu, "superlink": _superlink_object(data, None)})
+
+
+def test_construct_composes_blocks_passed_by_reference(pulumi_mocks: Any, provider: ComponentProvider) -> None:
+    """A program in another language passes one block to another; the reference resolves to the live block."""
+    from pulumi.runtime.rpc import deserialize_resource
+
     data = raw("dev")
     ca = inject_state(pulumi_mocks, "unused", data)["ca_cert_pem"]
-    state = _construct(provider, "addon", f"{NAME}:index:FlowerAddon",
-                       {"federation": data, "superlinkAddress": "superlink.example.com:443", "caCertificate": ca})
+    link = _superlink_object(data, ca)
+    pool_state = _construct(provider, "cpu", f"{NAME}:index:SuperNodePool", {"pool": data["pools"][0], "superlink": link})
+    pool = deserialize_resource({"urn": pool_state["urn"]})  # what the engine's reference deserializes to
+    assert isinstance(pool, SuperNodePool)
+    state = _construct(provider, "addon", f"{NAME}:index:FlowerAddon", {"pools": [pool], "superlink": link})
     assert state["addonName"] == "flower-supernode"
     configs = [unwrap(dict(r.inputs)) for r in pulumi_mocks.by_type(":AddOnDeploymentConfig")]
     assert configs and "superlink.example.com:443" in json.dumps(configs)
+    with pytest.raises(ValueError, match="did not construct"):
+        deserialize_resource({"urn": "urn:pulumi:test::flower-federation::flower-federation:index:SuperNodePool::nope"})
 
 
 def test_construct_rejects_foreign_type_tokens(provider: ComponentProvider) -> None:
