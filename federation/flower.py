@@ -1,4 +1,4 @@
-"""The Flower 1.41 runtime contract: the only place that builds Flower command lines, env and ports.
+"""The Flower runtime contract (1.42, 1.41): the only place that builds Flower command lines, env and ports.
 
 The Kubernetes manifests (:mod:`federation.manifests`) and the local runner (:mod:`federation.local`)
 both take their processes from here, so the argv the end-to-end tests run through real Flower is
@@ -14,9 +14,43 @@ from pathlib import PurePosixPath
 from federation.spec import FederationSpec, NodeConfigValue, PoolSpec
 from federation.templating import Token
 
-FLOWER_VERSION = "1.41.0"
+
+@dataclass(frozen=True)
+class Release:
+    """A verified Flower release: the flags this contract passes to each binary, checked against `--help`."""
+
+    version: str
+    flags: Mapping[str, frozenset[str]]
+    #: Alembic revisions its SuperLink adds to an older `state.db` on start (a one-way migration).
+    state_migrations: tuple[str, ...] = ()
+
+
+_FLAGS: Mapping[str, frozenset[str]] = {
+    "flower-superlink": frozenset({
+        "--host", "--port", "--isolation", "--ssl-certfile", "--ssl-keyfile", "--ssl-ca-certfile", "--insecure",
+        "--database", "--enable-supernode-auth", "--superexec-auth-secret-file",
+        "--disable-runtime-dependency-installation", "--health-server-address",
+    }),
+    "flower-supernode": frozenset({
+        "--superlink", "--root-certificates", "--insecure", "--auth-supernode-private-key", "--isolation", "--host",
+        "--port", "--node-config", "--superexec-auth-secret-file", "--health-server-address",
+    }),
+    "flower-superexec": frozenset({
+        "--runtime-api-address", "--root-certificates", "--insecure", "--superexec-auth-secret-file", "--parent-pid",
+        "--health-server-address",
+    }),
+}
+#: Every release this contract is verified against (same CLI flags; 1.42 migrates the SQLite state).
+RELEASES: Mapping[str, Release] = {
+    "1.42.0": Release("1.42.0", _FLAGS, state_migrations=("rev_2026_10_20_add_compacted_context_token_count",)),
+    "1.41.0": Release("1.41.0", _FLAGS),
+}
+FLOWER_VERSION = "1.42.0"
 #: SuperNode Runtime API port (Flower's default), where ClientApp SuperExecs connect.
 SUPERNODE_RUNTIME_PORT = 9094
+#: Port of the plaintext gRPC `grpc.health.v1.Health` server (`--health-server-address`) of a
+#: SuperExec in a pod (its liveness probe); `Check` answers SERVING while the process runs.
+GRPC_HEALTH_PORT = 9099
 HEALTH_PATH = "/health"
 #: Where a SuperExec that runs next to the SuperLink/SuperNode dials (0.0.0.0 is not dialable).
 LOOPBACK = "127.0.0.1"
@@ -101,6 +135,8 @@ class Process:
     health_path: str | None = None
     tls: bool = False
     writable_paths: tuple[str, ...] = ()
+    #: Port of its plaintext gRPC health server (`--health-server-address`), if it runs one.
+    grpc_health_port: int | None = None
 
     @property
     def scheme(self) -> str:
@@ -175,10 +211,27 @@ def uses_superexec_secret(spec: FederationSpec) -> bool:
     return spec.hub.isolation == "process"
 
 
+def pool_uses_superexec_secret(pool: PoolSpec) -> bool:
+    """In process isolation a per-SuperNode shared secret authenticates its ClientApp SuperExec."""
+    return pool.isolation == "process"
+
+
+def release(version: str) -> Release:
+    """The verified release `version` (KeyError names the supported ones)."""
+    try:
+        return RELEASES[version]
+    except KeyError:
+        raise KeyError(f"Flower {version} is not verified (verified: {', '.join(RELEASES)})") from None
+
+
 def superlink(spec: FederationSpec, layout: Layout, *, host: str = "0.0.0.0", port: int | None = None) -> Process:  # noqa: S104
-    """The SuperLink: one HTTP(S) port for Fleet, Control and Runtime APIs, sqlite state, optional node auth."""
+    """The SuperLink: one HTTP(S) port for Fleet, Control and Runtime APIs, sqlite state, optional node auth.
+
+    It listens on `hub.apiPort`; only the Fleet proxy (:mod:`federation.proxy`) is reachable from
+    outside the hub, on `hub.port`.
+    """
     hub = spec.hub
-    port = hub.port if port is None else port
+    port = hub.api_port if port is None else port
     tls = _tls_enabled(spec)
     argv = ["flower-superlink", "--host", host, "--port", str(port), "--isolation", hub.isolation]
     if tls:
@@ -201,6 +254,34 @@ def superlink(spec: FederationSpec, layout: Layout, *, host: str = "0.0.0.0", po
         tls=tls,
         writable_paths=(*layout.writable_paths(), layout.state_dir),
     )
+
+
+#: Copies the SQLite state before a release first opens it (SQLite's online backup: a consistent copy).
+_STATE_BACKUP = """\
+import os, sqlite3, sys
+db, version = sys.argv[1], sys.argv[2]
+backup = f"{db}.bak-{version}"
+if not os.path.exists(db):
+    print(f"no state at {db}: nothing to back up")
+elif os.path.exists(backup):
+    print(f"{backup} exists: {version} already started on this state, kept as is")
+else:
+    src, dst = sqlite3.connect(f"file:{db}?mode=ro", uri=True), sqlite3.connect(backup + ".tmp")
+    with dst:
+        src.backup(dst)
+    src.close(); dst.close()
+    os.replace(backup + ".tmp", backup)
+    print(f"backed up {db} to {backup} before Flower {version} migrates it")
+"""
+
+
+def state_backup(layout: Layout, version: str) -> Process:
+    """Back up `state.db` to `state.db.bak-<version>` the first time `version` starts on it (before any migration).
+
+    Restarts of the same version keep the first backup: it is the state as the previous release left it.
+    """
+    return Process(argv=("python", "-c", _STATE_BACKUP, layout.database, version), env={},
+                   writable_paths=(layout.state_dir,))
 
 
 def supernode(
@@ -229,6 +310,9 @@ def supernode(
         argv += ["--auth-supernode-private-key", layout.node_private_key]
     argv += ["--isolation", pool.isolation, "--host", host, "--port", str(port),
              "--node-config", format_node_config(config)]
+    if pool_uses_superexec_secret(pool):
+        # Only a ClientApp SuperExec holding the same secret may take this node's tasks.
+        argv += ["--superexec-auth-secret-file", layout.superexec_secret]
     return Process(
         argv=tuple(argv),
         env=environment(layout),
@@ -246,28 +330,42 @@ def superexec(
     tls: bool,
     secret: bool = False,
     parent_pid: int | None = None,
+    health_host: str = "0.0.0.0",  # noqa: S104
+    health_port: int | None = GRPC_HEALTH_PORT,
 ) -> Process:
-    """A SuperExec attached to a Runtime API (the SuperLink's for ServerApps, a SuperNode's for ClientApps)."""
+    """A SuperExec attached to a Runtime API (the SuperLink's for ServerApps, a SuperNode's for ClientApps).
+
+    With `health_port` it serves plaintext gRPC health on `health_host:health_port` (its liveness probe).
+    """
     argv = ["flower-superexec", "--runtime-api-address", runtime_api_address]
     argv += ["--root-certificates", layout.ca_cert] if tls else ["--insecure"]
     if secret:
         argv += ["--superexec-auth-secret-file", layout.superexec_secret]
     if parent_pid is not None:
         argv += ["--parent-pid", str(parent_pid)]
-    return Process(argv=tuple(argv), env=environment(layout), writable_paths=layout.writable_paths())
+    if health_port is not None:
+        argv += ["--health-server-address", f"{health_host}:{health_port}"]
+    return Process(argv=tuple(argv), env=environment(layout), writable_paths=layout.writable_paths(),
+                   grpc_health_port=health_port)
 
 
-def serverapp_superexec(spec: FederationSpec, layout: Layout, *, superlink_host: str, port: int | None = None) -> Process:
-    """The hub's ServerApp SuperExec (process isolation), dialling the SuperLink's Runtime API."""
-    port = spec.hub.port if port is None else port
+def serverapp_superexec(spec: FederationSpec, layout: Layout, *, superlink_host: str, port: int | None = None,
+                        health_host: str = "0.0.0.0", health_port: int | None = GRPC_HEALTH_PORT) -> Process:  # noqa: S104
+    """The hub's ServerApp SuperExec (process isolation), dialling the SuperLink's Runtime API (`hub.apiPort`)."""
+    port = spec.hub.api_port if port is None else port
     return superexec(
         layout,
         runtime_api_address=f"{superlink_host}:{port}",
         tls=_tls_enabled(spec),
         secret=uses_superexec_secret(spec),
+        health_host=health_host,
+        health_port=health_port,
     )
 
 
-def clientapp_superexec(layout: Layout, *, supernode_host: str, port: int = SUPERNODE_RUNTIME_PORT) -> Process:
-    """A pool's ClientApp SuperExec (process isolation), dialling its SuperNode's Runtime API."""
-    return superexec(layout, runtime_api_address=f"{supernode_host}:{port}", tls=False)
+def clientapp_superexec(layout: Layout, *, supernode_host: str, port: int = SUPERNODE_RUNTIME_PORT,
+                        secret: bool = True, health_host: str = "0.0.0.0",  # noqa: S104
+                        health_port: int | None = GRPC_HEALTH_PORT) -> Process:
+    """A pool's ClientApp SuperExec (process isolation), dialling its SuperNode's Runtime API with the node's secret."""
+    return superexec(layout, runtime_api_address=f"{supernode_host}:{port}", tls=False, secret=secret,
+                     health_host=health_host, health_port=health_port)

@@ -22,8 +22,11 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
-SUPPORTED_FLOWER_VERSIONS = ("1.41.0",)
-DEFAULT_FLOWER_VERSION = "1.41.0"
+#: Releases whose runtime contract is verified (`federation.flower.RELEASES`, checked against each one's `--help`).
+SUPPORTED_FLOWER_VERSIONS = ("1.42.0", "1.41.0")
+DEFAULT_FLOWER_VERSION = "1.42.0"
+#: The Fleet proxy image (nginx, non-root uid 101, listens on unprivileged ports).
+DEFAULT_PROXY_IMAGE = "docker.io/nginxinc/nginx-unprivileged:1.28.0-alpine"
 
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
@@ -352,7 +355,7 @@ class FlowerImages(Model):
 
     superlink: ImageRef = f"flwr/superlink:{DEFAULT_FLOWER_VERSION}"
     supernode: ImageRef = f"flwr/supernode:{DEFAULT_FLOWER_VERSION}"
-    superexec: ImageRef | None = None
+    superexec: ImageRef | None = f"flwr/superexec:{DEFAULT_FLOWER_VERSION}"
 
 
 class FlowerSpec(Model):
@@ -415,16 +418,42 @@ class SuperExecSpec(Model):
     resources: Resources = Resources()
 
 
+class FleetProxySpec(Model):
+    """The nginx in front of the SuperLink: the only hub endpoint reachable from outside (Fleet API, health)."""
+
+    image: ImageRef = DEFAULT_PROXY_IMAGE
+    resources: Resources = Resources()
+
+
+class ControlClient(Model):
+    """Pods allowed to reach the SuperLink's own port (Control and Runtime APIs) inside the hub cluster.
+
+    A NetworkPolicy peer: `podSelector` in the hub namespace, or with `namespaceSelector` in the
+    namespaces it selects.
+    """
+
+    pod_selector: LabelSelector = LabelSelector()
+    namespace_selector: LabelSelector | None = None
+
+
 class HubSpec(Model):
     """The hub cluster: where the SuperLink runs."""
 
     namespace: DnsLabel = "flower-system"
     create_namespace: bool = True
+    #: The port SuperNodes dial: the Fleet proxy's (only the Fleet API and /health pass).
     port: Port = 8000
+    #: The SuperLink's own port (Fleet, Control, Runtime): reachable only inside the hub.
+    api_port: Port = 9093
     exposure: Exposure = Exposure()
+    proxy: FleetProxySpec = FleetProxySpec()
+    control_clients: list[ControlClient] = []
     persistence: Persistence = Persistence()
     resources: Resources = Resources()
-    isolation: Literal["subprocess", "process"] = "subprocess"
+    isolation: Literal["subprocess", "process"] = "process"
+    #: `subprocess` hands ServerApp tasks to anyone reaching the SuperLink's Runtime API (no secret):
+    #: with an external exposure it needs this explicit opt-in.
+    allow_subprocess_isolation: bool = False
     tls: Tls = Tls()
     supernode_auth: SuperNodeAuth = SuperNodeAuth()
     runtime_dependency_installation: bool = False

@@ -117,6 +117,12 @@ def _flower(spec: FederationSpec) -> Iterator[Problem]:
             )
 
 
+def externally_exposed(spec: FederationSpec) -> bool:
+    """The hub is reachable from outside its cluster (a NodePort/LoadBalancer, external names or IPs)."""
+    exp = spec.hub.exposure
+    return exp.type != "ClusterIP" or bool(exp.external_names or exp.external_ips)
+
+
 def _hub(spec: FederationSpec) -> Iterator[Problem]:
     hub = spec.hub
     tls = hub.tls
@@ -136,6 +142,15 @@ def _hub(spec: FederationSpec) -> Iterator[Problem]:
             "required when hub.isolation is 'process': the ServerApp SuperExec image (with the app's dependencies)",
         )
     exp = hub.exposure
+    if hub.isolation == "subprocess" and externally_exposed(spec) and not hub.allow_subprocess_isolation:
+        yield Problem(
+            "federation.hub.isolation",
+            "'subprocess' lets anyone who reaches the SuperLink take ServerApp tasks (Flower ignores the SuperExec "
+            "secret in that mode); with an external exposure it needs allowSubprocessIsolation: true, "
+            "or use 'process' (the default)",
+        )
+    if hub.api_port == hub.port:
+        yield Problem("federation.hub.apiPort", f"must differ from hub.port ({hub.port}): the Fleet proxy listens there")
     if exp.node_port is not None and exp.type == "ClusterIP":
         yield Problem("federation.hub.exposure.nodePort", "only used with type NodePort or LoadBalancer")
     if exp.load_balancer_source_ranges and exp.type != "LoadBalancer":
@@ -395,6 +410,10 @@ def _requirements(path: str, sel: LabelSelector | ClaimSelector | None) -> Itera
 
 
 def _selectors(spec: FederationSpec) -> Iterator[Problem]:
+    for i, client in enumerate(spec.hub.control_clients):
+        path = f"federation.hub.controlClients[{i}]"
+        yield from _requirements(f"{path}.podSelector", client.pod_selector)
+        yield from _requirements(f"{path}.namespaceSelector", client.namespace_selector)
     for i, pool in enumerate(spec.pools):
         sel = pool.selection
         path = f"federation.pools[{i}].selection"
@@ -443,6 +462,7 @@ def _resources(path: str, res: Resources) -> Iterator[Problem]:
 def _all_resources(spec: FederationSpec) -> Iterator[Problem]:
     yield from _resources("federation.hub.resources", spec.hub.resources)
     yield from _resources("federation.hub.superexec.resources", spec.hub.superexec.resources)
+    yield from _resources("federation.hub.proxy.resources", spec.hub.proxy.resources)
     for i, pool in enumerate(spec.pools):
         yield from _resources(f"federation.pools[{i}].resources", pool.resources)
     for i, app in enumerate(spec.client_apps):

@@ -74,7 +74,7 @@ def run_federation(spec: FederationSpec, workdir: Path, rounds: int = 2) -> tupl
 
 
 def test_tls_subprocess_isolation(tmp_path: Path) -> None:
-    spec = make_spec(hub={"tls": {"mode": "generate"}})
+    spec = make_spec(hub={"tls": {"mode": "generate"}, "isolation": "subprocess", "allowSubprocessIsolation": True})
     started = time.monotonic()
     result, fed, pids = run_federation(spec, tmp_path)
     assert_completed(result)

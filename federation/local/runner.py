@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 
-from federation import flower, tls
+from federation import flower, proxy, tls
 from federation.local.procs import ManagedProcess, descendants, stop_all
 from federation.local.progress import RoundMetrics, RunProgress
 from federation.spec import FederationSpec, NodeConfigValue, PoolSpec
@@ -88,6 +88,16 @@ def resolve_binary(name: str) -> str:
     if found:
         return found
     raise LocalRunError(f"{name} not found next to {sys.executable} nor on PATH (is flwr {flower.FLOWER_VERSION} installed?)")
+
+
+def resolve_nginx() -> str:
+    """The nginx binary of the Fleet proxy: $FLOWER_FEDERATION_NGINX, PATH, or Debian's /usr/sbin/nginx."""
+    candidates = [os.environ.get("FLOWER_FEDERATION_NGINX"), shutil.which("nginx"), "/usr/sbin/nginx"]
+    for candidate in candidates:
+        if candidate and Path(candidate).is_file() and os.access(candidate, os.X_OK):
+            return candidate
+    raise LocalRunError("nginx not found (the Fleet proxy in front of the SuperLink): install it, "
+                        "e.g. `apt-get install nginx-light`, or set FLOWER_FEDERATION_NGINX")
 
 
 def default_app() -> Path:
@@ -165,7 +175,10 @@ class LocalFederation:
         self.startup_timeout = startup_timeout
         self.grace_seconds = grace_seconds
         self.tls = spec.hub.tls.mode != "insecure"
+        #: The Fleet proxy's port (what SuperNodes dial) and the SuperLink's own port (Control, Runtime).
         self.port = 0
+        self.api_port = 0
+        self.proxy_process: ManagedProcess | None = None
         self.superlink_process: ManagedProcess | None = None
         self.serverapp_superexec: ManagedProcess | None = None
         self.supernodes: list[SuperNodeHandle] = []
@@ -189,7 +202,13 @@ class LocalFederation:
 
     @property
     def superlink_address(self) -> str:
+        """The external address: the Fleet proxy (only the Fleet API and /health pass)."""
         return f"{HOST}:{self.port}"
+
+    @property
+    def api_address(self) -> str:
+        """The SuperLink's own port (Control for `flwr`, Runtime for SuperExecs): never handed to SuperNodes."""
+        return f"{HOST}:{self.api_port}"
 
     @property
     def total_supernodes(self) -> int:
@@ -205,6 +224,8 @@ class LocalFederation:
             procs.append(node.process)
         if self.serverapp_superexec is not None:
             procs.append(self.serverapp_superexec)
+        if self.proxy_process is not None:
+            procs.append(self.proxy_process)
         if self.superlink_process is not None:
             procs.append(self.superlink_process)
         return procs
@@ -235,14 +256,17 @@ class LocalFederation:
                   self.layout.secret_dir, str(self.logs_dir)):
             Path(d).mkdir(parents=True, exist_ok=True)
         self.port = free_port()
+        self.api_port = free_port()
         if self.tls:
             self._write_tls()
         if flower.uses_superexec_secret(self.spec):
             tls.write_private_file(Path(self.layout.superexec_secret), tls.generate_shared_secret())
         self._write_flwr_config()
         self._start_superlink()
+        self._start_proxy()
         if self.spec.hub.isolation == "process":
-            proc = flower.serverapp_superexec(self.spec, self.layout, superlink_host=HOST, port=self.port)
+            proc = flower.serverapp_superexec(self.spec, self.layout, superlink_host=HOST, port=self.api_port,
+                                              health_host=HOST, health_port=free_port())
             self.serverapp_superexec = self._launch("superexec-serverapp", proc)
         self._start_supernodes()
 
@@ -262,7 +286,7 @@ class LocalFederation:
             time.sleep(down_seconds)
         self.superlink_process = ManagedProcess("superlink", old.argv, old.env, old.log_path)
         self.superlink_process.start(cwd=self.workdir)
-        self._wait_healthy(self.superlink_process)
+        self._wait_healthy(self.superlink_process, self.api_address)
 
     # ------------------------------------------------------------------ setup helpers
 
@@ -274,28 +298,52 @@ class LocalFederation:
 
     def _write_flwr_config(self) -> None:
         lines = ["[superlink]", f'default = "{CONNECTION}"', "",
-                 f"[superlink.{CONNECTION}]", f'address = "{self.superlink_address}"']
+                 f"[superlink.{CONNECTION}]", f'address = "{self.api_address}"']
         if self.tls:
             lines.append(f'root-certificates = "{Path(self.layout.ca_cert).resolve()}"')
         else:
             lines.append("insecure = true")
         (Path(self.layout.flwr_home) / "config.toml").write_text("\n".join(lines) + "\n")
 
-    def _launch(self, name: str, process: flower.Process) -> ManagedProcess:
-        argv = (resolve_binary(process.argv[0]), *process.argv[1:])
+    def _launch(self, name: str, process: flower.Process, *, binary: str | None = None) -> ManagedProcess:
+        argv = (binary or resolve_binary(process.argv[0]), *process.argv[1:])
         managed = ManagedProcess(name, argv, self.env(process), self.logs_dir / f"{name}.log")
         (self.logs_dir / f"{name}.argv").write_text(" ".join(process.argv) + "\n")
         managed.start(cwd=self.workdir)
         return managed
 
     def _start_superlink(self) -> None:
-        proc = flower.superlink(self.spec, self.layout, host=HOST, port=self.port)
+        proc = flower.superlink(self.spec, self.layout, host=HOST, port=self.api_port)
         self.superlink_process = self._launch("superlink", proc)
-        self._wait_healthy(self.superlink_process)
+        self._wait_healthy(self.superlink_process, self.api_address)
 
-    def _wait_healthy(self, managed: ManagedProcess) -> None:
+    def proxy_config(self) -> proxy.ProxyConfig:
+        """The Fleet proxy in front of the SuperLink, as on the hub (same builder), on 127.0.0.1."""
+        run_dir = self.workdir / "proxy"
+        return proxy.ProxyConfig(
+            listen_host=HOST,
+            listen_port=self.port,
+            upstream=self.api_address,
+            run_dir=str(run_dir),
+            cert_file=self.layout.server_cert if self.tls else None,
+            key_file=self.layout.server_key if self.tls else None,
+            ca_file=self.layout.ca_cert if self.tls else None,
+            upstream_tls_name="localhost" if self.tls else None,
+        )
+
+    def _start_proxy(self) -> None:
+        cfg = self.proxy_config()
+        Path(cfg.run_dir).mkdir(parents=True, exist_ok=True)
+        conf = Path(cfg.run_dir) / "nginx.conf"
+        conf.write_text(proxy.nginx_config(cfg))
+        process = proxy.nginx_process(str(conf), cfg)
+        process = dataclasses.replace(process, env=flower.environment(self.layout))
+        self.proxy_process = self._launch("fleet-proxy", process, binary=resolve_nginx())
+        self._wait_healthy(self.proxy_process, self.superlink_address)
+
+    def _wait_healthy(self, managed: ManagedProcess, address: str) -> None:
         scheme = "https" if self.tls else "http"
-        url = f"{scheme}://{self.superlink_address}{flower.HEALTH_PATH}"
+        url = f"{scheme}://{address}{flower.HEALTH_PATH}"
         context = ssl.create_default_context(cafile=self.layout.ca_cert) if self.tls else None
         deadline = time.monotonic() + self.startup_timeout
         while time.monotonic() < deadline:
@@ -344,6 +392,11 @@ class LocalFederation:
             public_key_path = Path(layout.auth_dir) / "public-key.pub"
             public_key_path.write_text(pair.public_key_openssh + "\n")
             node_id = self.register_node(public_key_path, name=cluster_name)
+        if flower.pool_uses_superexec_secret(pool):
+            # Each SuperNode and its ClientApp SuperExec share their own secret (as in one spoke pod).
+            layout = dataclasses.replace(layout, secret_dir=str(Path(self.layout.secret_dir) / name))
+            Path(layout.secret_dir).mkdir(parents=True, exist_ok=True)
+            tls.write_private_file(Path(layout.superexec_secret), tls.generate_shared_secret())
         port = free_port()
         extra: dict[str, NodeConfigValue] = {"partition-id": partition, "num-partitions": num_partitions}
         proc = flower.supernode(self.spec, pool, layout, superlink_address=self.superlink_address,
@@ -351,7 +404,8 @@ class LocalFederation:
         managed = self._launch(f"supernode-{name}", proc)
         superexec: ManagedProcess | None = None
         if pool.isolation == "process":
-            se = flower.clientapp_superexec(layout, supernode_host=HOST, port=port)
+            se = flower.clientapp_superexec(layout, supernode_host=HOST, port=port, health_host=HOST,
+                                            health_port=free_port())
             superexec = self._launch(f"superexec-{name}", se)
         config: dict[str, NodeConfigValue] = {**pool.node_config, **extra, "cluster-name": cluster_name}
         return SuperNodeHandle(pool.name, i, cluster_name, port, config, managed, superexec, node_id, public_key_path)

@@ -123,6 +123,19 @@ def http_probe(process: Process, *, initial_delay: int, period: int, failure_thr
     }
 
 
+def grpc_probe(process: Process, *, initial_delay: int, period: int, failure_threshold: int) -> Obj:
+    """A native gRPC probe (`grpc.health.v1.Health/Check`, plaintext) on the process's health server."""
+    if process.grpc_health_port is None:
+        raise ValueError(f"{process.argv[0]} runs no gRPC health server")
+    return {
+        "grpc": {"port": process.grpc_health_port},
+        "initialDelaySeconds": initial_delay,
+        "periodSeconds": period,
+        "timeoutSeconds": 5,
+        "failureThreshold": failure_threshold,
+    }
+
+
 def container(
     name: str,
     image: str,
@@ -152,6 +165,13 @@ def container(
         c["startupProbe"] = http_probe(process, initial_delay=2, period=5, failure_threshold=24)
         c["livenessProbe"] = http_probe(process, initial_delay=0, period=20, failure_threshold=3)
         c["readinessProbe"] = http_probe(process, initial_delay=0, period=10, failure_threshold=3)
+    elif probes and process.grpc_health_port is not None:
+        # A SuperExec: liveness only. It serves no traffic (no Service selects it) and Flower's Check
+        # answers SERVING whether or not it reached its Runtime API, so readiness would add nothing.
+        c["startupProbe"] = grpc_probe(process, initial_delay=2, period=5, failure_threshold=24)
+        c["livenessProbe"] = grpc_probe(process, initial_delay=0, period=20, failure_threshold=3)
+        c["ports"] = [*c.get("ports", []), {"name": "grpc-health", "containerPort": process.grpc_health_port,
+                                             "protocol": "TCP"}]
     return c
 
 

@@ -7,14 +7,17 @@ through :class:`HubSecrets`, so a Pulumi program can hand in `Output`s and a tes
 :func:`hub_objects` returns the objects in a fixed, documented order (see :data:`OBJECT_ORDER`):
 
 1. ``Namespace`` (only when ``hub.createNamespace``; otherwise the namespace must exist)
-2. ``ServiceAccount`` of the SuperLink, then of the ServerApp SuperExec (process isolation)
+2. ``ServiceAccount`` of the SuperLink, of the ServerApp SuperExec (process isolation), of the Fleet proxy
 3. ``Secret`` ``<name>-superlink-tls`` (``kubernetes.io/tls`` with ``ca.crt``; only in ``generate`` mode)
 4. ``Secret`` ``<name>-superexec-secret`` (process isolation)
-5. ``PersistentVolumeClaim`` ``<name>-superlink-state`` (persistence enabled)
-6. ``Service`` ``<name>-superlink``
-7. ``Deployment`` ``<name>-superlink``, then ``<name>-serverapp-superexec`` (process isolation)
-8. ``NetworkPolicy`` of the SuperLink, then of the SuperExec (process isolation)
-9. ``PodDisruptionBudget`` of the SuperLink
+5. ``Secret`` ``<name>-fleet-proxy-config`` (the rendered ``nginx.conf``; a Secret only because the
+   Pulumi component maps no ConfigMap kind yet — it holds no key material)
+6. ``PersistentVolumeClaim`` ``<name>-superlink-state`` (persistence enabled)
+7. ``Service`` ``<name>-superlink`` (the exposure: selects the Fleet proxy, ``hub.port``), then
+   ``<name>-superlink-api`` (ClusterIP: the SuperLink itself, ``hub.apiPort``)
+8. ``Deployment`` ``<name>-superlink``, ``<name>-serverapp-superexec`` (process isolation), ``<name>-fleet-proxy``
+9. ``NetworkPolicy`` of the SuperLink, of the SuperExec (process isolation), of the Fleet proxy
+10. ``PodDisruptionBudget`` of the SuperLink
 
 Design notes
 ------------
@@ -30,12 +33,27 @@ Design notes
   (reference §9), so a voluntary disruption is acceptable: the PDB states ``maxUnavailable: 1``
   explicitly (policy engines that require a PDB are satisfied, drains proceed) and
   ``unhealthyPodEvictionPolicy: AlwaysAllow`` so a crash-looping pod never blocks a drain.
+* **Only the Fleet API outside.** Flower serves Fleet, Control (unauthenticated in open-source
+  Flower) and Runtime on the SuperLink's one port. The exposed Service ``<name>-superlink`` selects
+  the Fleet proxy (:mod:`federation.proxy`, nginx): it terminates TLS with the SuperLink certificate
+  and forwards only ``POST /v1/fleet/*`` and ``GET /health`` to ``<name>-superlink-api`` (verifying
+  the SuperLink's certificate), answering 403 to everything else. Control and Runtime stay on the
+  ClusterIP Service ``<name>-superlink-api`` (``kubectl port-forward svc/<name>-superlink-api``).
 * **NetworkPolicy.** SuperNodes dial from other clusters (through a NodePort/LoadBalancer, often
-  SNATed), so the SuperLink accepts ingress from anywhere, but only on its single port. It needs
-  no egress (its own SuperExec dials 127.0.0.1, which never leaves the pod) unless it installs
-  run dependencies itself (subprocess isolation + ``runtimeDependencyInstallation``), which needs
-  DNS and HTTP(S). The ServerApp SuperExec accepts no ingress and may reach only DNS and the
-  SuperLink pods on the SuperLink port.
+  SNATed), so the proxy accepts ingress from anywhere, on ``hub.port`` only, and may reach only DNS
+  and the SuperLink pods on ``hub.apiPort``. The SuperLink accepts ingress on ``hub.apiPort`` from
+  the proxy, the ServerApp SuperExec and the pods named in ``hub.controlClients`` — nothing else.
+  It needs no egress unless it installs run dependencies itself (subprocess isolation +
+  ``runtimeDependencyInstallation``), which needs DNS and HTTP(S). The ServerApp SuperExec accepts
+  no ingress and may reach only DNS and the SuperLink pods on ``hub.apiPort``.
+* **Probes.** SuperLink: HTTPS ``/health`` (startup, liveness, readiness). ServerApp SuperExec: gRPC
+  ``grpc.health.v1.Health`` on :data:`~federation.flower.GRPC_HEALTH_PORT` (startup, liveness); no
+  readiness: nothing routes traffic to it and Flower's ``Check`` always answers SERVING, so a
+  readiness probe would say nothing a liveness probe does not. Proxy: TCP liveness (nginx itself),
+  readiness ``GET /health`` through the proxy (ready = the SuperLink behind answers).
+* **Upgrades.** Flower 1.42 migrates the SQLite state on start (one way). The SuperLink pod's init
+  container copies ``state.db`` to ``state.db.bak-<version>`` (SQLite online backup) the first
+  time that version starts on it, so a rollback restores that file (README, "Flower versions").
 * **TLS rotation.** Flower reads its certificate once at start-up, so the SuperLink pod template
   carries ``checksum/tls`` (a SHA-256 of the public certificates, passed in by the caller): a new
   certificate changes the template and rolls the pod. In ``existingSecret`` mode the content is
@@ -45,25 +63,31 @@ Design notes
 
 from __future__ import annotations
 
+import base64
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Any
 
-from federation import flower
+from federation import flower, proxy
 from federation.flower import CONTAINER, Process
 from federation.manifests import common
 from federation.manifests.common import Obj
-from federation.spec import FederationSpec
+from federation.proxy import ProxyConfig
+from federation.spec import ControlClient, FederationSpec, LabelSelector
 
 __all__ = [
     "CHECKSUM_ANNOTATION",
     "OBJECT_ORDER",
+    "PROXY_COMPONENT",
     "SUPEREXEC_COMPONENT",
     "SUPERLINK_COMPONENT",
     "HubSecrets",
+    "api_address",
+    "api_service_name",
     "hub_objects",
+    "proxy_config",
     "superexec_secret_name",
     "superlink_addresses",
     "superlink_sans",
@@ -74,6 +98,13 @@ __all__ = [
 
 SUPERLINK_COMPONENT = "superlink"
 SUPEREXEC_COMPONENT = "serverapp-superexec"
+PROXY_COMPONENT = "fleet-proxy"
+#: Where the proxy container finds its nginx.conf, its TLS files, and writes (pid, temp paths).
+PROXY_CONFIG_DIR = "/etc/flower-fleet-proxy"
+PROXY_CONFIG_KEY = "nginx.conf"
+PROXY_RUN_DIR = "/tmp"  # noqa: S108 - an emptyDir
+#: The uid of nginx in the nginx-unprivileged image.
+PROXY_UID = 101
 CHECKSUM_ANNOTATION = "checksum/tls"
 #: Key (= file name) of the shared secret inside its Secret, so it lands at CONTAINER.superexec_secret.
 SECRET_KEY = PurePosixPath(CONTAINER.superexec_secret).name
@@ -84,7 +115,9 @@ CA_CERT_KEY = PurePosixPath(CONTAINER.ca_cert).name
 #: Mode 0440 for mounted secret files: readable by the pod's fsGroup (the Flower user), nobody else.
 SECRET_FILE_MODE = 0o440
 PORT_NAME = "flower"
+API_PORT_NAME = "flower-api"
 EXTERNAL_PORT_NAME = "flower-external"
+GRPC_HEALTH_PORT_NAME = "grpc-health"
 #: The order of kinds in :func:`hub_objects`' result.
 OBJECT_ORDER = (
     "Namespace",
@@ -127,6 +160,24 @@ def superlink_service_name(spec: FederationSpec) -> str:
 
 def superexec_name(spec: FederationSpec) -> str:
     return f"{spec.name}-{SUPEREXEC_COMPONENT}"
+
+
+def api_service_name(spec: FederationSpec) -> str:
+    """The ClusterIP Service of the SuperLink's own port (Control, Runtime; the proxy's upstream)."""
+    return f"{spec.name}-superlink-api"
+
+
+def proxy_name(spec: FederationSpec) -> str:
+    return f"{spec.name}-{PROXY_COMPONENT}"
+
+
+def proxy_config_secret_name(spec: FederationSpec) -> str:
+    return f"{spec.name}-fleet-proxy-config"
+
+
+def api_address(spec: FederationSpec) -> str:
+    """``host:port`` of the SuperLink's own port inside the hub (Control API for `flwr`, Runtime API)."""
+    return f"{api_service_name(spec)}.{spec.hub.namespace}.svc:{spec.hub.api_port}"
 
 
 def tls_secret_name(spec: FederationSpec) -> str | None:
@@ -178,12 +229,15 @@ def superlink_sans(spec: FederationSpec) -> tuple[list[str], list[str]]:
     from federation import tls  # cryptography is only needed when certificates are involved
 
     exp = spec.hub.exposure
-    return tls.superlink_sans(
+    dns, ips = tls.superlink_sans(
         superlink_service_name(spec),
         spec.hub.namespace,
         external_names=exp.external_names,
         external_ips=exp.external_ips,
     )
+    # The proxy and the ServerApp SuperExec dial the SuperLink itself through the API Service.
+    api_dns, _ = tls.superlink_sans(api_service_name(spec), spec.hub.namespace)
+    return sorted(set(dns) | set(api_dns)), ips
 
 
 def tls_checksum(*pems: str) -> str:
@@ -204,8 +258,30 @@ def superlink_process(spec: FederationSpec) -> Process:
 
 
 def superexec_process(spec: FederationSpec) -> Process:
-    """The ServerApp SuperExec process, dialling the SuperLink Service (a SAN of its certificate)."""
-    return flower.serverapp_superexec(spec, CONTAINER, superlink_host=superlink_service_name(spec))
+    """The ServerApp SuperExec process, dialling the SuperLink API Service (a SAN of its certificate)."""
+    return flower.serverapp_superexec(spec, CONTAINER, superlink_host=api_service_name(spec))
+
+
+def proxy_config(spec: FederationSpec) -> ProxyConfig:
+    """The Fleet proxy's configuration in the pod: TLS with the SuperLink certificate, upstream = the API Service."""
+    tls_on = spec.hub.tls.mode != "insecure"
+    api_host = f"{api_service_name(spec)}.{spec.hub.namespace}.svc"
+    return ProxyConfig(
+        listen_host="0.0.0.0",  # noqa: S104 - the pod IP
+        listen_port=spec.hub.port,
+        upstream=f"{api_host}:{spec.hub.api_port}",
+        run_dir=PROXY_RUN_DIR,
+        cert_file=CONTAINER.server_cert if tls_on else None,
+        key_file=CONTAINER.server_key if tls_on else None,
+        ca_file=CONTAINER.ca_cert if tls_on else None,
+        upstream_tls_name=api_host if tls_on else None,
+    )
+
+
+def proxy_process(spec: FederationSpec) -> Process:
+    """The nginx process of the Fleet proxy (its config from :func:`federation.proxy.nginx_config`)."""
+    cfg = proxy_config(spec)
+    return proxy.nginx_process(f"{PROXY_CONFIG_DIR}/{PROXY_CONFIG_KEY}", cfg)
 
 
 # --------------------------------------------------------------------------- objects
@@ -258,6 +334,7 @@ def _pvc(spec: FederationSpec) -> Obj:
 
 
 def _service(spec: FederationSpec) -> Obj:
+    """The exposed Service: only the Fleet proxy behind it (SuperNodes dial `hub.port`)."""
     hub = spec.hub
     exp = hub.exposure
     port: Obj = {"name": PORT_NAME, "port": hub.port, "targetPort": PORT_NAME, "protocol": "TCP"}
@@ -269,7 +346,7 @@ def _service(spec: FederationSpec) -> Obj:
         ports.append({"name": EXTERNAL_PORT_NAME, "port": exp.external_port, "targetPort": PORT_NAME, "protocol": "TCP"})
     svc_spec: Obj = {
         "type": exp.type,
-        "selector": common.selector_labels(spec, SUPERLINK_COMPONENT),
+        "selector": common.selector_labels(spec, PROXY_COMPONENT),
         "ports": ports,
     }
     if exp.type == "LoadBalancer" and exp.load_balancer_source_ranges:
@@ -279,9 +356,25 @@ def _service(spec: FederationSpec) -> Obj:
         "kind": "Service",
         "metadata": common.metadata(
             superlink_service_name(spec), hub.namespace,
-            labels=common.labels(spec, SUPERLINK_COMPONENT), annotations=exp.annotations or None,
+            labels=common.labels(spec, PROXY_COMPONENT), annotations=exp.annotations or None,
         ),
         "spec": svc_spec,
+    }
+
+
+def _api_service(spec: FederationSpec) -> Obj:
+    """ClusterIP Service of the SuperLink's own port: the proxy's upstream, Runtime and Control inside the hub."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": common.metadata(api_service_name(spec), spec.hub.namespace,
+                                    labels=common.labels(spec, SUPERLINK_COMPONENT)),
+        "spec": {
+            "type": "ClusterIP",
+            "selector": common.selector_labels(spec, SUPERLINK_COMPONENT),
+            "ports": [{"name": API_PORT_NAME, "port": spec.hub.api_port, "targetPort": API_PORT_NAME,
+                       "protocol": "TCP"}],
+        },
     }
 
 
@@ -360,15 +453,23 @@ def _superlink_deployment(spec: FederationSpec, secrets: HubSecrets) -> Obj:
         res=common.resources(hub.resources),
         mounts=mounts,
         pull_policy=spec.flower.image_pull_policy,
-        ports=[{"name": PORT_NAME, "containerPort": hub.port, "protocol": "TCP"}],
+        ports=[{"name": API_PORT_NAME, "containerPort": hub.api_port, "protocol": "TCP"}],
     )
+    init: list[Obj] = []
+    if hub.persistence.enabled:
+        backup = flower.state_backup(CONTAINER, spec.flower.version)
+        init.append(common.container("state-backup", spec.flower.images.superlink, backup,
+                                     res=common.resources(hub.resources), mounts=mounts,
+                                     pull_policy=spec.flower.image_pull_policy, probes=False))
     template_meta: Obj = {"labels": common.labels(spec, SUPERLINK_COMPONENT)}
     if secrets.tls_checksum is not None:
         template_meta["annotations"] = {CHECKSUM_ANNOTATION: secrets.tls_checksum}
     name = superlink_service_name(spec)
+    pod = _pod_spec(spec, service_account=name, containers=[ctr], volumes=volumes)
+    if init:
+        pod["initContainers"] = init
     # One writer of the sqlite database on a ReadWriteOnce volume: never two pods at once.
-    return _singleton_deployment(spec, name, SUPERLINK_COMPONENT, template_meta,
-                                 _pod_spec(spec, service_account=name, containers=[ctr], volumes=volumes))
+    return _singleton_deployment(spec, name, SUPERLINK_COMPONENT, template_meta, pod)
 
 
 def _superexec_deployment(spec: FederationSpec) -> Obj:
@@ -395,7 +496,57 @@ def _superexec_deployment(spec: FederationSpec) -> Obj:
                                  _pod_spec(spec, service_account=name, containers=[ctr], volumes=volumes))
 
 
+def _proxy_deployment(spec: FederationSpec, secrets: HubSecrets) -> Obj:
+    hub = spec.hub
+    process = proxy_process(spec)
+    volumes, mounts = common.scratch_volumes(process)
+    volumes.append(_secret_volume("config", proxy_config_secret_name(spec), (PROXY_CONFIG_KEY,)))
+    mounts.append({"name": "config", "mountPath": PROXY_CONFIG_DIR, "readOnly": True})
+    # It terminates TLS with the SuperLink certificate and verifies the SuperLink with the CA.
+    _mount_secret(volumes, mounts, "tls", tls_secret_name(spec), (TLS_CERT_KEY, TLS_KEY_KEY, CA_CERT_KEY),
+                  CONTAINER.tls_dir)
+    ctr = common.container(
+        "nginx", hub.proxy.image, process, res=common.resources(hub.proxy.resources), mounts=mounts,
+        pull_policy=spec.flower.image_pull_policy,
+        ports=[{"name": PORT_NAME, "containerPort": hub.port, "protocol": "TCP"}], probes=False,
+    )
+    ctr["livenessProbe"] = {"tcpSocket": {"port": hub.port}, "periodSeconds": 20, "timeoutSeconds": 5,
+                            "failureThreshold": 3}
+    # Ready = the SuperLink answers /health through the proxy (the exact path SuperNodes take).
+    ctr["readinessProbe"] = common.http_probe(process, initial_delay=0, period=10, failure_threshold=3)
+    pod = _pod_spec(spec, service_account=proxy_name(spec), containers=[ctr], volumes=volumes)
+    pod["shareProcessNamespace"] = False  # nginx reaps its own workers
+    pod["securityContext"] = {**pod["securityContext"], "runAsUser": PROXY_UID, "runAsGroup": PROXY_UID,
+                              "fsGroup": PROXY_UID}
+    config = proxy.nginx_config(proxy_config(spec))
+    meta: Obj = {"labels": common.labels(spec, PROXY_COMPONENT),
+                 "annotations": {"checksum/config": hashlib.sha256(config.encode()).hexdigest()}}
+    if secrets.tls_checksum is not None:  # nginx reads the certificate at start, like Flower
+        meta["annotations"][CHECKSUM_ANNOTATION] = secrets.tls_checksum
+    name = proxy_name(spec)
+    dep = _singleton_deployment(spec, name, PROXY_COMPONENT, meta, pod)
+    dep["spec"]["strategy"] = {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}}
+    return dep
+
+
 _DNS_PORTS = [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}]
+
+
+def _selector(sel: LabelSelector) -> Obj:
+    out: Obj = {}
+    if sel.match_labels:
+        out["matchLabels"] = dict(sorted(sel.match_labels.items()))
+    if sel.match_expressions:
+        out["matchExpressions"] = [{"key": e.key, "operator": e.operator, **({"values": list(e.values)} if e.values else {})}
+                                   for e in sel.match_expressions]
+    return out
+
+
+def _peer(client: ControlClient) -> Obj:
+    peer: Obj = {"podSelector": _selector(client.pod_selector)}
+    if client.namespace_selector is not None:
+        peer["namespaceSelector"] = _selector(client.namespace_selector)
+    return peer
 
 
 def _superlink_network_policy(spec: FederationSpec) -> Obj:
@@ -404,6 +555,10 @@ def _superlink_network_policy(spec: FederationSpec) -> Obj:
     if hub.runtime_dependency_installation and hub.isolation == "subprocess":
         # Its own SuperExec runs `uv sync` against a package index before each ServerApp.
         egress = [{"ports": [*_DNS_PORTS, {"protocol": "TCP", "port": 443}, {"protocol": "TCP", "port": 80}]}]
+    peers: list[Obj] = [{"podSelector": {"matchLabels": common.selector_labels(spec, PROXY_COMPONENT)}}]
+    if hub.isolation == "process":
+        peers.append({"podSelector": {"matchLabels": common.selector_labels(spec, SUPEREXEC_COMPONENT)}})
+    peers += [_peer(c) for c in hub.control_clients]
     return {
         "apiVersion": "networking.k8s.io/v1",
         "kind": "NetworkPolicy",
@@ -412,9 +567,31 @@ def _superlink_network_policy(spec: FederationSpec) -> Obj:
         "spec": {
             "podSelector": {"matchLabels": common.selector_labels(spec, SUPERLINK_COMPONENT)},
             "policyTypes": ["Ingress", "Egress"],
-            # From anywhere: SuperNodes connect from other clusters, the flwr CLI from operators.
-            "ingress": [{"ports": [{"protocol": "TCP", "port": hub.port}]}],
+            # Only in-hub peers: the Fleet proxy, the ServerApp SuperExec, the named Control clients.
+            "ingress": [{"from": peers, "ports": [{"protocol": "TCP", "port": hub.api_port}]}],
             "egress": egress,
+        },
+    }
+
+
+def _proxy_network_policy(spec: FederationSpec) -> Obj:
+    hub = spec.hub
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": common.metadata(proxy_name(spec), hub.namespace, labels=common.labels(spec, PROXY_COMPONENT)),
+        "spec": {
+            "podSelector": {"matchLabels": common.selector_labels(spec, PROXY_COMPONENT)},
+            "policyTypes": ["Ingress", "Egress"],
+            # From anywhere: SuperNodes connect from other clusters (often SNATed).
+            "ingress": [{"ports": [{"protocol": "TCP", "port": hub.port}]}],
+            "egress": [
+                {"ports": list(_DNS_PORTS)},
+                {
+                    "to": [{"podSelector": {"matchLabels": common.selector_labels(spec, SUPERLINK_COMPONENT)}}],
+                    "ports": [{"protocol": "TCP", "port": hub.api_port}],
+                },
+            ],
         },
     }
 
@@ -433,7 +610,7 @@ def _superexec_network_policy(spec: FederationSpec) -> Obj:
                 {"ports": list(_DNS_PORTS)},
                 {
                     "to": [{"podSelector": {"matchLabels": common.selector_labels(spec, SUPERLINK_COMPONENT)}}],
-                    "ports": [{"protocol": "TCP", "port": hub.port}],
+                    "ports": [{"protocol": "TCP", "port": hub.api_port}],
                 },
             ],
         },
@@ -470,6 +647,7 @@ def hub_objects(spec: FederationSpec, *, tls_material: HubSecrets | None = None)
     objs.append(_service_account(spec, superlink_service_name(spec), SUPERLINK_COMPONENT))
     if process_isolation:
         objs.append(_service_account(spec, superexec_name(spec), SUPEREXEC_COMPONENT))
+    objs.append(_service_account(spec, proxy_name(spec), PROXY_COMPONENT))
     if hub.tls.mode == "generate":
         name = tls_secret_name(spec)
         assert name is not None
@@ -478,14 +656,23 @@ def hub_objects(spec: FederationSpec, *, tls_material: HubSecrets | None = None)
     secret_name = superexec_secret_name(spec)
     if secret_name is not None:
         objs.append(_secret(spec, secret_name, SUPEREXEC_COMPONENT, "Opaque", {SECRET_KEY: secrets.superexec_secret}))
+    config_secret = _secret(spec, proxy_config_secret_name(spec), PROXY_COMPONENT, "Opaque", {})
+    del config_secret["stringData"]
+    # base64 `data`: the YAML of a rendered stack stays byte-identical across YAML emitters.
+    config_secret["data"] = {
+        PROXY_CONFIG_KEY: base64.b64encode(proxy.nginx_config(proxy_config(spec)).encode()).decode("ascii")}
+    objs.append(config_secret)
     if hub.persistence.enabled:
         objs.append(_pvc(spec))
     objs.append(_service(spec))
+    objs.append(_api_service(spec))
     objs.append(_superlink_deployment(spec, secrets))
     if process_isolation:
         objs.append(_superexec_deployment(spec))
+    objs.append(_proxy_deployment(spec, secrets))
     objs.append(_superlink_network_policy(spec))
     if process_isolation:
         objs.append(_superexec_network_policy(spec))
+    objs.append(_proxy_network_policy(spec))
     objs.append(_pdb(spec))
     return objs
