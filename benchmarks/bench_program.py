@@ -108,6 +108,7 @@ def _hand_program(objs: list[dict[str, Any]], spec: Any) -> None:
         ("v1", "Namespace"): k8s.core.v1.Namespace,
         ("v1", "ServiceAccount"): k8s.core.v1.ServiceAccount,
         ("v1", "Secret"): k8s.core.v1.Secret,
+        ("v1", "ConfigMap"): k8s.core.v1.ConfigMap,
         ("v1", "PersistentVolumeClaim"): k8s.core.v1.PersistentVolumeClaim,
         ("v1", "Service"): k8s.core.v1.Service,
         ("apps/v1", "Deployment"): k8s.apps.v1.Deployment,

@@ -257,21 +257,17 @@ def superlink(spec: FederationSpec, layout: Layout, *, host: str = "0.0.0.0", po
 
 
 #: Copies the SQLite state before a release first opens it (SQLite's online backup: a consistent copy).
+#: No line starts with a space (one-line compound statements): a rendered manifest carries it as a
+#: YAML scalar, and leading spaces force a double-quoted style that YAML emitters fold differently.
 _STATE_BACKUP = """\
 import os, sqlite3, sys
 db, version = sys.argv[1], sys.argv[2]
 backup = f"{db}.bak-{version}"
-if not os.path.exists(db):
-    print(f"no state at {db}: nothing to back up")
-elif os.path.exists(backup):
-    print(f"{backup} exists: {version} already started on this state, kept as is")
-else:
-    src, dst = sqlite3.connect(f"file:{db}?mode=ro", uri=True), sqlite3.connect(backup + ".tmp")
-    with dst:
-        src.backup(dst)
-    src.close(); dst.close()
-    os.replace(backup + ".tmp", backup)
-    print(f"backed up {db} to {backup} before Flower {version} migrates it")
+if not os.path.exists(db): print(f"no state at {db}: nothing to back up")
+elif os.path.exists(backup): print(f"{backup} exists: {version} already started on this state, kept as is")
+else: src, dst = sqlite3.connect(f"file:{db}?mode=ro", uri=True), sqlite3.connect(backup + ".tmp"); \
+src.backup(dst); src.close(); dst.close(); os.replace(backup + ".tmp", backup); \
+print(f"backed up {db} to {backup} before Flower {version} migrates it")
 """
 
 

@@ -19,6 +19,7 @@ from pydantic import (
     ConfigDict,
     Field,
     PlainValidator,
+    model_validator,
 )
 from pydantic.alias_generators import to_camel
 
@@ -366,6 +367,19 @@ class FlowerSpec(Model):
     image_pull_policy: Literal["Always", "IfNotPresent", "Never"] = "IfNotPresent"
     image_pull_secrets: list[DnsSubdomain] = []
     registry_mirrors: list[RegistryMirror] = []
+
+    @model_validator(mode="before")
+    @classmethod
+    def _images_follow_the_version(cls, data: object) -> object:
+        """Images left out default to the official ones of the declared `version` (not of the default release)."""
+        if not isinstance(data, dict) or data.get("version") not in SUPPORTED_FLOWER_VERSIONS:
+            return data
+        images = data.get("images", {})
+        if not isinstance(images, dict):
+            return data
+        version = data["version"]
+        filled = {name: f"flwr/{name}:{version}" for name in ("superlink", "supernode", "superexec") if name not in images}
+        return {**data, "images": {**images, **filled}} if filled else data
 
 
 # --- Hub --------------------------------------------------------------------------------

@@ -64,7 +64,7 @@ def check(spec: FederationSpec, *, whole: bool = True) -> list[Problem]:
 
 
 def warnings(spec: FederationSpec) -> list[Problem]:
-    """Things Kubernetes and OCM accept but that are probably a mistake: mutable image tags."""
+    """Things Kubernetes and OCM accept but that are probably a mistake: mutable image tags, an opted-in subprocess hub."""
     found: list[Problem] = []
     flower = [("federation.flower.images.superlink", spec.flower.images.superlink),
               ("federation.flower.images.supernode", spec.flower.images.supernode)]
@@ -72,6 +72,7 @@ def warnings(spec: FederationSpec) -> list[Problem]:
     others = [(f"federation.clientApps[{i}].image", a.image) for i, a in enumerate(spec.client_apps)]
     if spec.flower.images.superexec:
         others.append(("federation.flower.images.superexec", spec.flower.images.superexec))
+    others.append(("federation.hub.proxy.image", spec.hub.proxy.image))
     for path, image in flower + others:
         tag = _image_tag(image)
         if "@" in image:
@@ -80,6 +81,10 @@ def warnings(spec: FederationSpec) -> list[Problem]:
             found.append(Problem(path, f"{show(image)} uses the mutable tag ':latest'; pin a version or a digest"))
         elif (path, image) in flower and tag is not None and not _FULL_VERSION.match(tag):
             found.append(Problem(path, f"{show(image)} is not pinned to a Flower release (x.y.z tag or @sha256 digest)"))
+    if spec.hub.isolation == "subprocess" and externally_exposed(spec) and spec.hub.allow_subprocess_isolation:
+        found.append(Problem("federation.hub.isolation", "'subprocess' on an externally exposed hub "
+                             "(allowSubprocessIsolation: true): the ServerApp SuperExec runs without the shared secret, "
+                             "so anything that reaches the SuperLink's Runtime API can take ServerApp tasks"))
     return sorted(found)
 
 

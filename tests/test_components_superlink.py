@@ -310,8 +310,9 @@ def test_outputs_existing_secret_and_insecure(pulumi_mocks: Any) -> Any:
     insecure = SuperLink("b", superlink_args(insecure_data))
 
     def check(v: list[Any]) -> None:
-        assert v[:4] == ["CA PEM", "my-superlink-tls", None, "flower-dev"]
-        assert v[4:8] == [None, None, None, "other"]
+        # Process isolation is the hub's default: both carry the SuperExec secret.
+        assert v[:4] == ["CA PEM", "my-superlink-tls", "flower-dev-superexec-secret", "flower-dev"]
+        assert v[4:8] == [None, None, "other-superexec-secret", "other"]
         assert pulumi_mocks.by_type(":SuperLinkCertificate") == []
         assert not [r for r in pulumi_mocks.by_type(":Secret") if r.inputs["type"] == "kubernetes.io/tls"]
 

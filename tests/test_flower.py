@@ -1,4 +1,4 @@
-"""Unit tests of the Flower 1.41 runtime contract (federation/flower.py): argv and env, no processes."""
+"""Unit tests of the Flower runtime contract (federation/flower.py): argv and env, no processes."""
 
 from __future__ import annotations
 
@@ -30,8 +30,9 @@ def test_superlink_tls_defaults_and_container_host() -> None:
     argv = proc.argv
     assert argv[0] == "flower-superlink"
     assert opt(argv, "--host") == "0.0.0.0"
-    assert opt(argv, "--port") == "8000"
-    assert opt(argv, "--isolation") == "subprocess"
+    # Its own port is hub.apiPort; hub.port belongs to the Fleet proxy in front of it.
+    assert opt(argv, "--port") == "9093"
+    assert opt(argv, "--isolation") == "process"
     assert opt(argv, "--ssl-certfile") == "/etc/flwr/tls/tls.crt"
     assert opt(argv, "--ssl-keyfile") == "/etc/flwr/tls/tls.key"
     assert opt(argv, "--ssl-ca-certfile") == "/etc/flwr/tls/ca.crt"
@@ -39,8 +40,9 @@ def test_superlink_tls_defaults_and_container_host() -> None:
     assert opt(argv, "--database") == "/var/lib/flwr/state/state.db"
     assert "--disable-runtime-dependency-installation" in argv
     assert "--enable-supernode-auth" not in argv
-    assert "--superexec-auth-secret-file" not in argv
-    assert proc.tls and proc.scheme == "HTTPS" and proc.port == 8000 and proc.health_path == "/health"
+    # Process isolation (the hub's default) authenticates the ServerApp SuperExec with the shared secret.
+    assert opt(argv, "--superexec-auth-secret-file") == "/etc/flwr/superexec/secret"
+    assert proc.tls and proc.scheme == "HTTPS" and proc.port == 9093 and proc.health_path == "/health"
     assert "/var/lib/flwr/state" in proc.writable_paths
 
 
@@ -67,7 +69,10 @@ def test_superlink_node_auth_and_process_isolation_secret() -> None:
     assert opt(argv, "--isolation") == "process"
     assert opt(argv, "--superexec-auth-secret-file") == "/w/secret/secret"
     assert flower.uses_superexec_secret(spec)
-    assert not flower.uses_superexec_secret(make_spec())
+    assert flower.uses_superexec_secret(make_spec())
+    subprocess_hub = make_spec(hub={"isolation": "subprocess", "allowSubprocessIsolation": True})
+    assert not flower.uses_superexec_secret(subprocess_hub)
+    assert "--superexec-auth-secret-file" not in flower.superlink(subprocess_hub, LAYOUT).argv
 
 
 def test_superlink_runtime_dependency_installation_opt_in() -> None:
@@ -77,10 +82,10 @@ def test_superlink_runtime_dependency_installation_opt_in() -> None:
     assert "FLWR_DISABLE_RUNTIME_DEPENDENCY_INSTALLATION" not in proc.env
 
 
-def test_superlink_hub_port() -> None:
-    spec = make_spec(hub={"port": 8443})
+def test_superlink_listens_on_the_api_port_not_the_fleet_port() -> None:
+    spec = make_spec(hub={"port": 8443, "apiPort": 9443})
     proc = flower.superlink(spec, LAYOUT)
-    assert opt(proc.argv, "--port") == "8443" and proc.port == 8443
+    assert opt(proc.argv, "--port") == "9443" and proc.port == 9443
 
 
 # --- SuperNode ----------------------------------------------------------------------------
@@ -178,11 +183,14 @@ def test_serverapp_superexec_with_secret_and_tls() -> None:
     proc = flower.serverapp_superexec(spec, flower.CONTAINER, superlink_host="superlink")
     argv = proc.argv
     assert argv[0] == "flower-superexec"
-    assert opt(argv, "--runtime-api-address") == "superlink:8000"
+    assert opt(argv, "--runtime-api-address") == "superlink:9093"  # hub.apiPort, not the proxy's port
     assert opt(argv, "--root-certificates") == "/etc/flwr/tls/ca.crt"
     assert opt(argv, "--superexec-auth-secret-file") == "/etc/flwr/superexec/secret"
     assert "--parent-pid" not in argv
     assert "--allow-runtime-dependency-installation" not in argv
+    # Plaintext gRPC health for the kubelet's liveness probe.
+    assert opt(argv, "--health-server-address") == f"0.0.0.0:{flower.GRPC_HEALTH_PORT}"
+    assert proc.grpc_health_port == flower.GRPC_HEALTH_PORT and proc.port is None
     local = flower.serverapp_superexec(spec, LAYOUT, superlink_host="127.0.0.1", port=5555)
     assert opt(local.argv, "--runtime-api-address") == "127.0.0.1:5555"
 
@@ -193,9 +201,22 @@ def test_serverapp_superexec_insecure() -> None:
     assert "--insecure" in argv and "--root-certificates" not in argv
 
 
-def test_clientapp_superexec_dials_its_supernode_plain_http() -> None:
+def test_clientapp_superexec_dials_its_supernode_plain_http_with_the_node_secret() -> None:
     argv = flower.clientapp_superexec(LAYOUT, supernode_host=flower.LOOPBACK).argv
-    assert argv == ("flower-superexec", "--runtime-api-address", "127.0.0.1:9094", "--insecure")
+    assert argv == ("flower-superexec", "--runtime-api-address", "127.0.0.1:9094", "--insecure",
+                    "--superexec-auth-secret-file", "/w/secret/secret", "--health-server-address", "0.0.0.0:9099")
+    bare = flower.clientapp_superexec(LAYOUT, supernode_host="h", secret=False, health_port=None).argv
+    assert bare == ("flower-superexec", "--runtime-api-address", "h:9094", "--insecure")
+
+
+def test_supernode_in_process_isolation_requires_the_secret_of_its_superexec() -> None:
+    spec = make_spec(pools=[{"name": "cpu", "isolation": "process"}])
+    process = spec.pools[0]
+    subprocess_ = process.model_copy(update={"isolation": "subprocess"})
+    argv = flower.supernode(spec, process, LAYOUT, superlink_address="h:1", cluster_name="c").argv
+    assert opt(argv, "--superexec-auth-secret-file") == "/w/secret/secret"
+    argv = flower.supernode(spec, subprocess_, LAYOUT, superlink_address="h:1", cluster_name="c").argv
+    assert "--superexec-auth-secret-file" not in argv
 
 
 def test_superexec_parent_pid() -> None:
@@ -257,3 +278,76 @@ def test_tls_files_land_where_the_layout_points(tmp_path: Path) -> None:
     cert = tls_mod.issue_server_certificate(ca, dns_names=["localhost"], ip_addresses=[], validity_days=1)
     paths = tls_mod.write_tls_files(Path(layout.tls_dir), cert)
     assert (str(paths.ca_cert), str(paths.cert), str(paths.key)) == (layout.ca_cert, layout.server_cert, layout.server_key)
+
+
+# --- releases and the SQLite state backup ------------------------------------------------
+
+
+def test_release_table_covers_every_supported_version_and_the_default() -> None:
+    from federation.spec import DEFAULT_FLOWER_VERSION, SUPPORTED_FLOWER_VERSIONS
+
+    assert set(flower.RELEASES) == set(SUPPORTED_FLOWER_VERSIONS)
+    assert flower.FLOWER_VERSION == DEFAULT_FLOWER_VERSION
+    assert flower.release("1.41.0").version == "1.41.0"
+    with pytest.raises(KeyError, match=r"1\.40\.0 is not verified"):
+        flower.release("1.40.0")
+
+
+def _contract_flags() -> dict[str, set[str]]:
+    """Every flag any contract builder emits, over specs that switch every option on and off."""
+    specs = [
+        make_spec(),
+        make_spec(hub={"tls": {"mode": "insecure", "allowInsecure": True}, "isolation": "subprocess",
+                       "allowSubprocessIsolation": True, "runtimeDependencyInstallation": True,
+                       "persistence": {"enabled": False}}),
+        make_spec(hub={"supernodeAuth": {"enabled": True}}, pools=[{"name": "cpu", "isolation": "process"}]),
+    ]
+    used: dict[str, set[str]] = {}
+    for spec in specs:
+        procs = [flower.superlink(spec, LAYOUT), flower.serverapp_superexec(spec, LAYOUT, superlink_host="h"),
+                 flower.clientapp_superexec(LAYOUT, supernode_host="h"),
+                 flower.superexec(LAYOUT, runtime_api_address="h:1", tls=True, secret=True, parent_pid=1)]
+        procs += [flower.supernode(spec, pool, LAYOUT, superlink_address="h:1", cluster_name="c") for pool in spec.pools]
+        for proc in procs:
+            used.setdefault(proc.argv[0], set()).update(a for a in proc.argv if a.startswith("--"))
+    return used
+
+
+def test_every_flag_the_contract_emits_is_in_each_release_table() -> None:
+    used = _contract_flags()
+    for version, rel in flower.RELEASES.items():
+        for binary, flags in used.items():
+            assert flags <= rel.flags[binary], (version, binary, flags - rel.flags[binary])
+
+
+def test_state_backup_copies_the_database_once_per_version(tmp_path: Path) -> None:
+    import sqlite3
+    import subprocess
+    import sys
+
+    layout = flower.local_layout(str(tmp_path))
+    proc = flower.state_backup(layout, "1.42.0")
+    assert proc.writable_paths == (layout.state_dir,)
+    # No line of the script starts with whitespace (see _STATE_BACKUP).
+    assert not [line for line in proc.argv[2].splitlines() if line[:1].isspace()]
+
+    def run() -> str:
+        out = subprocess.run([sys.executable, *proc.argv[1:]], check=True, capture_output=True, text=True)
+        return out.stdout
+
+    assert "nothing to back up" in run()
+    Path(layout.state_dir).mkdir()
+    db = sqlite3.connect(layout.database)
+    db.execute("create table t (v text)")
+    db.execute("insert into t values ('before')")
+    db.commit()
+    assert "backed up" in run()
+    backup = Path(f"{layout.database}.bak-1.42.0")
+    db.execute("update t set v = 'after'")
+    db.commit()
+    db.close()
+    assert "kept as is" in run()  # a restart of the same version keeps the pre-migration copy
+    copy = sqlite3.connect(backup)
+    assert copy.execute("select v from t").fetchall() == [("before",)]
+    copy.close()
+    assert not Path(f"{backup}.tmp").exists()

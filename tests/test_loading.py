@@ -49,7 +49,8 @@ def with_(base: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
 def test_shipped_stacks_are_valid(stack: str) -> None:
     spec = load_stack(stack, STACKS)
     assert isinstance(spec, FederationSpec)
-    assert spec.flower.version == "1.41.0"
+    # dev takes the default release; prod pins the previous one (both are verified, see flower.RELEASES).
+    assert spec.flower.version == {"dev": "1.42.0", "prod": "1.41.0"}[stack]
 
 
 def test_prod_declares_gpu_at_cluster_and_node_level() -> None:
@@ -95,7 +96,8 @@ INVALID = [
     ("hub.exposure.nodePort", 8080, "federation.hub.exposure.nodePort: must be >= 30000"),
     ("hub.isolation", "thread", "federation.hub.isolation: must be one of 'subprocess' or 'process'"),
     ("hub.tls.mode", "self-signed", "federation.hub.tls.mode: must be one of 'generate', 'existingSecret' or 'insecure'"),
-    ("flower.version", "1.42.0", "federation.flower.version: Flower 1.42.0 is not supported yet"),
+    ("flower.version", "1.43.0", "federation.flower.version: Flower 1.43.0 is not supported yet"),
+    ("flower.version", "1.40.0", "federation.flower.version: Flower 1.40.0 is not supported yet"),
     ("flower.images", {"superlink": "Flwr/SuperLink:latest"}, "federation.flower.images.superlink: 'Flwr/SuperLink:latest' is not"),
     ("flower.images", {"supernode": "flwr/supernode"}, "federation.flower.images.supernode: 'flwr/supernode' has neither tag"),
     ("flower.images", {"superlink": "flwr/superlink:1.29.0"}, "federation.flower.images.superlink: image tag '1.29.0' is not"),
@@ -140,7 +142,18 @@ INVALID = [
     ("hub.tls", {"secretName": "mine"}, "federation.hub.tls.secretName: only used when mode is 'existingSecret'"),
     ("hub.tls", {"validityDays": 30, "renewBeforeDays": 30}, "federation.hub.tls.renewBeforeDays: must be less than validityDays"),
     ("hub.tls", {"mode": "insecure", "allowInsecure": True, "bogus": 1}, "federation.hub.tls.bogus: unknown key 'bogus'"),
-    ("hub.isolation", "process", "federation.flower.images.superexec: required when hub.isolation is 'process'"),
+    ("flower.images", {"superexec": None}, "federation.flower.images.superexec: required when hub.isolation is 'process'"),
+    # issue #14: subprocess isolation hands ServerApp tasks to anyone reaching the Runtime API
+    ("hub.isolation", "subprocess", "federation.hub.isolation: 'subprocess' lets anyone who reaches the SuperLink take"),
+    ("hub.apiPort", 8000, "federation.hub.apiPort: must differ from hub.port (8000)"),
+    ("hub.apiPort", 0, "federation.hub.apiPort: must be >= 1"),
+    ("hub.proxy", {"image": "nginx@sha256:abc"}, "federation.hub.proxy.image: 'nginx@sha256:abc' is not a valid image"),
+    ("hub.proxy", {"resources": {"requests": {"memory": "2Gi"}, "limits": {"memory": "1Gi"}}},
+     "federation.hub.proxy.resources.requests.memory: 2Gi is more than the limit 1Gi"),
+    ("hub.controlClients", [{"podSelector": {"matchExpressions": [{"key": "a", "operator": "In"}]}}],
+     "federation.hub.controlClients[0].podSelector.matchExpressions[0].values: required"),
+    ("hub.controlClients", [{"podSelector": {}, "namespaceSelector": {"matchLabels": {"a b": "x"}}}],
+     "federation.hub.controlClients[0].namespaceSelector"),
     ("hub.exposure", {"type": "ClusterIP"}, "federation.hub.exposure: SuperNodes on managed clusters dial the SuperLink"),
     ("hub.exposure", {"type": "NodePort", "externalIPs": ["192.0.2.10"]}, "federation.hub.exposure.nodePort: required with type NodePort"),
     ("hub.exposure", {"type": "ClusterIP", "externalNames": ["a.example.com"], "loadBalancerSourceRanges": ["10.0.0.0/8"]},

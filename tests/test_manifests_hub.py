@@ -130,13 +130,17 @@ def test_read_only_root_with_a_volume_for_every_writable_path(spec: FederationSp
     for d in by_kind(objs, "Deployment"):
         p = pod(d)
         (ctr,) = p["containers"]
-        assert ctr["securityContext"]["readOnlyRootFilesystem"] is True
-        mounted = {m["mountPath"] for m in ctr["volumeMounts"]}
-        for path in (CONTAINER.flwr_home, "/app/.cache", "/app/.config", "/tmp", "/var/tmp"):
-            assert path in mounted, (d["metadata"]["name"], path)
+        proxy = d["metadata"]["name"] == hub.proxy_name(spec)
+        for c in [ctr, *p.get("initContainers", [])]:
+            assert c["securityContext"]["readOnlyRootFilesystem"] is True
+            mounted = {m["mountPath"] for m in c["volumeMounts"]}
+            # nginx writes only its pid and temp files (under /tmp); Flower writes more.
+            for path in (("/tmp",) if proxy else (CONTAINER.flwr_home, "/app/.cache", "/app/.config", "/tmp", "/var/tmp")):
+                assert path in mounted, (d["metadata"]["name"], c["name"], path)
         volumes = {v["name"] for v in p["volumes"]}
         assert {m["name"] for m in ctr["volumeMounts"]} == volumes
-        assert p["shareProcessNamespace"] is True
+        # The pause container reaps Flower's orphans; nginx's master reaps its own workers.
+        assert p["shareProcessNamespace"] is not proxy
         assert p["automountServiceAccountToken"] is False
         assert p.get("imagePullSecrets", []) == [{"name": n} for n in spec.flower.image_pull_secrets]
 
@@ -215,14 +219,28 @@ def test_namespace_only_when_created(spec: FederationSpec) -> None:
     assert all(o["metadata"]["namespace"] == spec.hub.namespace for o in objs if o["kind"] != "Namespace")
 
 
-def test_superlink_network_policy_admits_only_the_flower_port(spec: FederationSpec) -> None:
+def test_superlink_network_policy_admits_only_in_hub_peers_on_the_api_port(spec: FederationSpec) -> None:
     objs = hub_objects(spec)
     np = {o["metadata"]["name"]: o for o in by_kind(objs, "NetworkPolicy")}
     sl = np[hub.superlink_service_name(spec)]["spec"]
+    selector = lambda name: deployment(objs, name)["spec"]["selector"]["matchLabels"]  # noqa: E731
     assert sl["policyTypes"] == ["Ingress", "Egress"]
-    assert sl["ingress"] == [{"ports": [{"protocol": "TCP", "port": spec.hub.port}]}]  # from anywhere
+    peers = [{"podSelector": {"matchLabels": selector(hub.proxy_name(spec))}}]
+    if spec.hub.isolation == "process":
+        peers.append({"podSelector": {"matchLabels": selector(hub.superexec_name(spec))}})
+    # Never from anywhere: only the Fleet proxy, the ServerApp SuperExec (and named controlClients).
+    assert sl["ingress"] == [{"from": peers, "ports": [{"protocol": "TCP", "port": spec.hub.api_port}]}]
     assert sl["egress"] == []
-    assert sl["podSelector"]["matchLabels"] == deployment(objs, hub.superlink_service_name(spec))["spec"]["selector"]["matchLabels"]
+    assert sl["podSelector"]["matchLabels"] == selector(hub.superlink_service_name(spec))
+    # The proxy: from anywhere on hub.port, out only to DNS and the SuperLink's API port.
+    px = np[hub.proxy_name(spec)]["spec"]
+    assert px["podSelector"]["matchLabels"] == selector(hub.proxy_name(spec))
+    assert px["ingress"] == [{"ports": [{"protocol": "TCP", "port": spec.hub.port}]}]
+    assert px["egress"] == [
+        {"ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}]},
+        {"to": [{"podSelector": {"matchLabels": selector(hub.superlink_service_name(spec))}}],
+         "ports": [{"protocol": "TCP", "port": spec.hub.api_port}]},
+    ]
 
 
 def test_pdb_allows_draining_the_single_replica(spec: FederationSpec) -> None:
@@ -252,10 +270,15 @@ def test_process_isolation_superexec() -> None:
     se = deployment(objs, f"{spec.name}-serverapp-superexec")
     p = pod(se)
     (ctr,) = p["containers"]
-    expected = flower.serverapp_superexec(spec, CONTAINER, superlink_host=hub.superlink_service_name(spec))
+    expected = flower.serverapp_superexec(spec, CONTAINER, superlink_host=hub.api_service_name(spec))
     assert ctr["command"] + ctr["args"] == list(expected.argv)
+    assert f"{hub.api_service_name(spec)}:{spec.hub.api_port}" in ctr["args"]
     assert ctr["image"] == spec.flower.images.superexec
-    assert "livenessProbe" not in ctr  # it listens on nothing
+    # gRPC health (--health-server-address) for startup and liveness; no readiness (nothing routes to it).
+    grpc = {"port": flower.GRPC_HEALTH_PORT}
+    assert ctr["livenessProbe"]["grpc"] == ctr["startupProbe"]["grpc"] == grpc
+    assert "readinessProbe" not in ctr
+    assert {"name": "grpc-health", "containerPort": flower.GRPC_HEALTH_PORT, "protocol": "TCP"} in ctr["ports"]
     # Only the CA, never the server key.
     (ca,) = [v for v in p["volumes"] if v["name"] == "tls-ca"]
     assert ca["secret"]["items"] == [{"key": "ca.crt", "path": "ca.crt"}]
@@ -276,30 +299,32 @@ def test_process_isolation_superexec() -> None:
     to_superlink = [r for r in np["spec"]["egress"] if "to" in r]
     assert to_superlink == [{
         "to": [{"podSelector": {"matchLabels": deployment(objs, hub.superlink_service_name(spec))["spec"]["selector"]["matchLabels"]}}],
-        "ports": [{"protocol": "TCP", "port": spec.hub.port}],
+        "ports": [{"protocol": "TCP", "port": spec.hub.api_port}],
     }]
     assert [r for r in np["spec"]["egress"] if "to" not in r] == [{"ports": [{"protocol": "UDP", "port": 53},
                                                                             {"protocol": "TCP", "port": 53}]}]
 
 
 def test_subprocess_isolation_has_no_superexec_objects() -> None:
-    spec = VARIANTS["dev"]()
+    spec = variant("dev", isolation="subprocess", allowSubprocessIsolation=True)
     objs = hub_objects(spec)
     assert hub.superexec_secret_name(spec) is None
-    assert [d["metadata"]["name"] for d in by_kind(objs, "Deployment")] == [hub.superlink_service_name(spec)]
-    assert len(by_kind(objs, "NetworkPolicy")) == 1
+    assert [d["metadata"]["name"] for d in by_kind(objs, "Deployment")] == [hub.superlink_service_name(spec),
+                                                                          hub.proxy_name(spec)]
+    assert len(by_kind(objs, "NetworkPolicy")) == 2
 
 
 def test_runtime_dependency_installation_opens_egress_for_the_package_index() -> None:
-    spec = variant("dev", runtimeDependencyInstallation=True)
-    (np,) = by_kind(hub_objects(spec), "NetworkPolicy")
+    spec = variant("dev", runtimeDependencyInstallation=True, isolation="subprocess", allowSubprocessIsolation=True)
+    np = {o["metadata"]["name"]: o for o in by_kind(hub_objects(spec), "NetworkPolicy")}[hub.superlink_service_name(spec)]
     ports = {(p["protocol"], p["port"]) for rule in np["spec"]["egress"] for p in rule["ports"]}
     assert ports == {("UDP", 53), ("TCP", 53), ("TCP", 443), ("TCP", 80)}
 
 
 def test_dev_nodeport_service_and_addresses() -> None:
     spec = VARIANTS["dev"]()
-    (svc,) = by_kind(hub_objects(spec), "Service")
+    svc, api = by_kind(hub_objects(spec), "Service")
+    assert api["spec"]["type"] == "ClusterIP" and api["metadata"]["name"] == hub.api_service_name(spec)
     assert svc["spec"]["type"] == "NodePort"
     assert svc["spec"]["ports"] == [{"name": "flower", "port": 8000, "targetPort": "flower", "protocol": "TCP", "nodePort": 30800}]
     assert hub.superlink_addresses(spec) == ("flower-dev-superlink.flower-dev.svc:8000", "superlink.dev.flower.example.com:30800")
@@ -307,7 +332,7 @@ def test_dev_nodeport_service_and_addresses() -> None:
 
 def test_prod_load_balancer_service_and_addresses() -> None:
     spec = VARIANTS["prod"]()
-    (svc,) = by_kind(hub_objects(spec), "Service")
+    svc, _ = by_kind(hub_objects(spec), "Service")
     assert svc["spec"]["type"] == "LoadBalancer"
     assert svc["spec"]["loadBalancerSourceRanges"] == ["203.0.113.0/24", "198.51.100.0/24"]
     # The LB listens where spokes dial (443); in-cluster clients keep 8443.
@@ -319,7 +344,8 @@ def test_prod_load_balancer_service_and_addresses() -> None:
 def test_service_annotations_and_external_ip_fallbacks() -> None:
     spec = variant("dev", exposure={"type": "LoadBalancer", "externalIPs": ["2001:db8::1"],
                                     "annotations": {"service.beta.kubernetes.io/aws-load-balancer-internal": "true"}})
-    (svc,) = by_kind(hub_objects(spec), "Service")
+    svc, api = by_kind(hub_objects(spec), "Service")
+    assert "annotations" not in api["metadata"]  # load balancer annotations belong to the exposed Service only
     assert svc["metadata"]["annotations"] == {"service.beta.kubernetes.io/aws-load-balancer-internal": "true"}
     assert hub.superlink_addresses(spec)[1] == "[2001:db8::1]:8000"
     spec = VARIANTS["dev-minimal"]()
@@ -403,3 +429,104 @@ def test_builder_module_does_not_import_pulumi() -> None:
 
     code = "import sys, federation.manifests.hub as h; assert not [m for m in sys.modules if m.startswith('pulumi')]"
     subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).resolve().parents[1])
+
+
+# --------------------------------------------------------------------------- the Fleet proxy (issue #14)
+
+
+def test_only_the_fleet_proxy_is_exposed_and_the_superlink_stays_behind_a_cluster_ip(spec: FederationSpec) -> None:
+    objs = hub_objects(spec, tls_material=MATERIAL)
+    svc, api = by_kind(objs, "Service")
+    proxy_dep = deployment(objs, hub.proxy_name(spec))
+    superlink_dep = deployment(objs, hub.superlink_service_name(spec))
+    assert svc["metadata"]["name"] == hub.superlink_service_name(spec)
+    assert svc["spec"]["selector"] == proxy_dep["spec"]["selector"]["matchLabels"]
+    assert api["spec"] == {"type": "ClusterIP", "selector": superlink_dep["spec"]["selector"]["matchLabels"],
+                           "ports": [{"name": "flower-api", "port": spec.hub.api_port, "targetPort": "flower-api",
+                                      "protocol": "TCP"}]}
+    (sl,) = pod(superlink_dep)["containers"]
+    (px,) = pod(proxy_dep)["containers"]
+    assert sl["ports"] == [{"name": "flower-api", "containerPort": spec.hub.api_port, "protocol": "TCP"}]
+    assert px["ports"] == [{"name": "flower", "containerPort": spec.hub.port, "protocol": "TCP"}]
+    assert hub.api_address(spec) == f"{hub.api_service_name(spec)}.{spec.hub.namespace}.svc:{spec.hub.api_port}"
+
+
+def test_proxy_runs_the_shared_nginx_config_with_the_superlink_certificate(spec: FederationSpec) -> None:
+    from federation import proxy
+
+    objs = hub_objects(spec, tls_material=MATERIAL)
+    (cm,) = by_kind(objs, "ConfigMap")
+    cfg = hub.proxy_config(spec)
+    text = proxy.nginx_config(cfg)
+    assert cm["metadata"]["name"] == hub.proxy_configmap_name(spec)
+    assert cm["data"] == {"nginx.conf": text}
+    d = deployment(objs, hub.proxy_name(spec))
+    p = pod(d)
+    (ctr,) = p["containers"]
+    assert ctr["image"] == spec.hub.proxy.image
+    assert ctr["command"] + ctr["args"] == list(hub.proxy_process(spec).argv)
+    conf_dir, conf_file = ctr["args"][1].rsplit("/", 1)
+    (config_vol,) = [v for v in p["volumes"] if v["name"] == "config"]
+    assert config_vol["configMap"]["name"] == cm["metadata"]["name"]
+    assert config_vol["configMap"]["items"] == [{"key": conf_file, "path": conf_file}]
+    assert {"name": "config", "mountPath": conf_dir, "readOnly": True} in ctr["volumeMounts"]
+    # nginx-unprivileged runs as uid 101: the mounted key must be readable through fsGroup 101.
+    assert p["securityContext"]["runAsUser"] == p["securityContext"]["fsGroup"] == hub.PROXY_UID
+    annotations = d["spec"]["template"]["metadata"]["annotations"]
+    assert annotations["checksum/config"] == __import__("hashlib").sha256(text.encode()).hexdigest()
+    assert f"location ~ ^{proxy.FLEET_PREFIX}" in text and f"location = {proxy.HEALTH_PATH}" in text
+    assert f"return {proxy.REFUSED_STATUS}" in text
+    assert f"proxy_pass {'https' if cfg.tls else 'http'}://{hub.api_service_name(spec)}.{spec.hub.namespace}.svc:" in text
+    if spec.hub.tls.mode == "insecure":
+        assert not cfg.tls and not [v for v in p["volumes"] if v["name"] == "tls"]
+        assert ctr["readinessProbe"]["httpGet"]["scheme"] == "HTTP"
+        return
+    (tls_vol,) = [v for v in p["volumes"] if v["name"] == "tls"]
+    assert tls_vol["secret"]["secretName"] == hub.tls_secret_name(spec)
+    for path in (cfg.cert_file, cfg.key_file, cfg.ca_file):
+        assert path is not None and path.rsplit("/", 1)[1] in {i["path"] for i in tls_vol["secret"]["items"]}
+        assert path in text
+    # It verifies the SuperLink behind it by a name the certificate carries.
+    assert cfg.upstream_tls_name in hub.superlink_sans(spec)[0]
+    assert ctr["readinessProbe"]["httpGet"] == {"path": "/health", "port": spec.hub.port, "scheme": "HTTPS"}
+    assert ctr["livenessProbe"]["tcpSocket"] == {"port": spec.hub.port}
+    if spec.hub.tls.mode == "generate":
+        assert annotations[hub.CHECKSUM_ANNOTATION] == "abc"  # a new certificate rolls the proxy too
+
+
+def test_state_backup_init_container_before_the_superlink_opens_the_state(spec: FederationSpec) -> None:
+    objs = hub_objects(spec, tls_material=MATERIAL)
+    p = pod(deployment(objs, hub.superlink_service_name(spec)))
+    if not spec.hub.persistence.enabled:
+        assert "initContainers" not in p
+        return
+    (init,) = p["initContainers"]
+    (ctr,) = p["containers"]
+    assert init["name"] == "state-backup" and init["image"] == ctr["image"] == spec.flower.images.superlink
+    assert init["command"] + init["args"] == list(flower.state_backup(CONTAINER, spec.flower.version).argv)
+    assert init["args"][-2:] == [CONTAINER.database, spec.flower.version]
+    assert {"name": "state", "mountPath": CONTAINER.state_dir} in init["volumeMounts"]
+    assert not any(k in init for k in ("livenessProbe", "readinessProbe", "startupProbe"))
+
+
+def test_control_clients_are_the_only_other_peers_of_the_superlink() -> None:
+    spec = variant("dev", controlClients=[
+        {"podSelector": {"matchLabels": {"app": "flwr-cli"}}},
+        {"podSelector": {"matchLabels": {"app": "ci"}},
+         "namespaceSelector": {"matchExpressions": [{"key": "team", "operator": "In", "values": ["ml"]}]}},
+    ])
+    np = {o["metadata"]["name"]: o for o in by_kind(hub_objects(spec), "NetworkPolicy")}
+    (rule,) = np[hub.superlink_service_name(spec)]["spec"]["ingress"]
+    assert rule["from"][2:] == [
+        {"podSelector": {"matchLabels": {"app": "flwr-cli"}}},
+        {"podSelector": {"matchLabels": {"app": "ci"}},
+         "namespaceSelector": {"matchExpressions": [{"key": "team", "operator": "In", "values": ["ml"]}]}},
+    ]
+    for obj in hub_objects(spec):
+        validate_kubernetes(obj)
+
+
+def test_sans_include_the_api_service_the_proxy_and_superexec_dial(spec: FederationSpec) -> None:
+    dns, _ = hub.superlink_sans(spec)
+    assert hub.api_service_name(spec) in dns
+    assert f"{hub.api_service_name(spec)}.{spec.hub.namespace}.svc" in dns

@@ -10,8 +10,7 @@ through :class:`HubSecrets`, so a Pulumi program can hand in `Output`s and a tes
 2. ``ServiceAccount`` of the SuperLink, of the ServerApp SuperExec (process isolation), of the Fleet proxy
 3. ``Secret`` ``<name>-superlink-tls`` (``kubernetes.io/tls`` with ``ca.crt``; only in ``generate`` mode)
 4. ``Secret`` ``<name>-superexec-secret`` (process isolation)
-5. ``Secret`` ``<name>-fleet-proxy-config`` (the rendered ``nginx.conf``; a Secret only because the
-   Pulumi component maps no ConfigMap kind yet — it holds no key material)
+5. ``ConfigMap`` ``<name>-fleet-proxy-config`` (the rendered ``nginx.conf``; no key material)
 6. ``PersistentVolumeClaim`` ``<name>-superlink-state`` (persistence enabled)
 7. ``Service`` ``<name>-superlink`` (the exposure: selects the Fleet proxy, ``hub.port``), then
    ``<name>-superlink-api`` (ClusterIP: the SuperLink itself, ``hub.apiPort``)
@@ -63,7 +62,6 @@ Design notes
 
 from __future__ import annotations
 
-import base64
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -123,6 +121,7 @@ OBJECT_ORDER = (
     "Namespace",
     "ServiceAccount",
     "Secret",
+    "ConfigMap",
     "PersistentVolumeClaim",
     "Service",
     "Deployment",
@@ -171,7 +170,7 @@ def proxy_name(spec: FederationSpec) -> str:
     return f"{spec.name}-{PROXY_COMPONENT}"
 
 
-def proxy_config_secret_name(spec: FederationSpec) -> str:
+def proxy_configmap_name(spec: FederationSpec) -> str:
     return f"{spec.name}-fleet-proxy-config"
 
 
@@ -378,6 +377,17 @@ def _api_service(spec: FederationSpec) -> Obj:
     }
 
 
+def _proxy_configmap(spec: FederationSpec) -> Obj:
+    """The Fleet proxy's nginx.conf (public: paths, ports, the upstream name)."""
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": common.metadata(proxy_configmap_name(spec), spec.hub.namespace,
+                                    labels=common.labels(spec, PROXY_COMPONENT)),
+        "data": {PROXY_CONFIG_KEY: proxy.nginx_config(proxy_config(spec))},
+    }
+
+
 def _secret_volume(name: str, secret_name: str, keys: Sequence[str]) -> Obj:
     return {
         "name": name,
@@ -500,7 +510,8 @@ def _proxy_deployment(spec: FederationSpec, secrets: HubSecrets) -> Obj:
     hub = spec.hub
     process = proxy_process(spec)
     volumes, mounts = common.scratch_volumes(process)
-    volumes.append(_secret_volume("config", proxy_config_secret_name(spec), (PROXY_CONFIG_KEY,)))
+    volumes.append({"name": "config", "configMap": {"name": proxy_configmap_name(spec),
+                                                    "items": [{"key": PROXY_CONFIG_KEY, "path": PROXY_CONFIG_KEY}]}})
     mounts.append({"name": "config", "mountPath": PROXY_CONFIG_DIR, "readOnly": True})
     # It terminates TLS with the SuperLink certificate and verifies the SuperLink with the CA.
     _mount_secret(volumes, mounts, "tls", tls_secret_name(spec), (TLS_CERT_KEY, TLS_KEY_KEY, CA_CERT_KEY),
@@ -656,12 +667,7 @@ def hub_objects(spec: FederationSpec, *, tls_material: HubSecrets | None = None)
     secret_name = superexec_secret_name(spec)
     if secret_name is not None:
         objs.append(_secret(spec, secret_name, SUPEREXEC_COMPONENT, "Opaque", {SECRET_KEY: secrets.superexec_secret}))
-    config_secret = _secret(spec, proxy_config_secret_name(spec), PROXY_COMPONENT, "Opaque", {})
-    del config_secret["stringData"]
-    # base64 `data`: the YAML of a rendered stack stays byte-identical across YAML emitters.
-    config_secret["data"] = {
-        PROXY_CONFIG_KEY: base64.b64encode(proxy.nginx_config(proxy_config(spec)).encode()).decode("ascii")}
-    objs.append(config_secret)
+    objs.append(_proxy_configmap(spec))
     if hub.persistence.enabled:
         objs.append(_pvc(spec))
     objs.append(_service(spec))

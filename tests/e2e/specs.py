@@ -6,7 +6,7 @@ import copy
 from typing import Any
 
 from federation.loading import parse_spec
-from federation.spec import FederationSpec
+from federation.spec import DEFAULT_FLOWER_VERSION, FederationSpec
 
 
 def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
@@ -32,7 +32,7 @@ def make_spec(**overrides: Any) -> FederationSpec:
     }
     data = _merge(data, overrides)
     if data["hub"].get("isolation") == "process":
-        data = _merge(data, {"flower": {"images": {"superexec": "flwr/superexec:1.41.0"}}})
+        data = _merge(data, {"flower": {"images": {"superexec": f"flwr/superexec:{DEFAULT_FLOWER_VERSION}"}}})
     process_pools = [p["name"] for p in data["pools"] if p.get("isolation") == "process"]
     if process_pools and "clientApps" not in data:
         data["clientApps"] = [{"name": "app", "image": "example/clientapp:1.0.0", "pools": process_pools}]
