@@ -49,6 +49,8 @@ NODES = [
       "labels": {"nvidia.com/gpu.present": "true", "nvidia.com/gpu.product": "rig-fake-gpu",
                  "accelerator": "nvidia"}}]
 PV_COUNT = 8
+WEBHOOK_CRDS = {"clustermanagementaddons.addon.open-cluster-management.io",
+                "managedclusteraddons.addon.open-cluster-management.io"}
 
 
 class RigError(Exception):
@@ -570,9 +572,9 @@ def install_crds(kube: Kube, pki: Path, webhook_url: str | None) -> None:
     for f in files:
         crd = yaml.safe_load(f.read_text())
         crd.pop("status", None)
-        group = crd["spec"]["group"]
-        if webhook_url and group == "addon.open-cluster-management.io" and \
-                len(crd["spec"]["versions"]) > 1:
+        # Only these two convert through OCM's addon webhook (as in OCM's hub manifests);
+        # AddOnDeploymentConfig's versions are identical and keep strategy None.
+        if webhook_url and crd["metadata"]["name"] in WEBHOOK_CRDS:
             crd["spec"]["conversion"] = {"strategy": "Webhook", "webhook": {
                 "clientConfig": {"url": webhook_url, "caBundle": ca},
                 "conversionReviewVersions": ["v1", "v1beta1"]}}
@@ -601,7 +603,7 @@ def write_env(d: Path, kubeconfig: Path) -> None:
     }
     (d / "env").write_text("".join(f"export {k}='{v}'\n" for k, v in env.items()))
     # the Kubernetes provider plugin, when rig/build made one
-    prov = BIN / "pulumi-resource-kubernetes"
+    prov = CACHE / "plugins" / "pulumi-resource-kubernetes"
     ver = CACHE / "pulumi-kubernetes.version"
     if prov.exists() and ver.exists() and (BIN / "pulumi").exists():
         r = subprocess.run([str(BIN / "pulumi"), "plugin", "install", "resource", "kubernetes",
