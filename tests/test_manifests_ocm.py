@@ -523,3 +523,79 @@ def test_shipped_stacks_yaml_is_untouched_by_builders() -> None:
     before = yaml.safe_load(stack_file("prod", REPO / "stacks").read_text())
     objects(spec_of("prod"))
     assert yaml.safe_load(stack_file("prod", REPO / "stacks").read_text()) == before
+
+
+# --- the spoke's SuperExec secret (issue #14) --------------------------------------------------------
+
+
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
+def test_process_pools_provision_the_superexec_secret_on_the_spoke(variant: str) -> None:
+    from federation.manifests import common
+    from federation.manifests.ocm import addon
+
+    spec = spec_of(variant)
+    objs = objects(spec)
+    ns = spec.distribution.ocm.agent_namespace
+    for pool in spec.pools:
+        items = manifests(template_of(objs, spec, pool.name))
+        kinds = [m["kind"] for m in items]
+        assert "Secret" not in kinds  # the secret is made on the spoke, never carried in plain text from the hub
+        dep = find(items, "Deployment")
+        pod = dep["spec"]["template"]["spec"]
+        (ctr,) = pod["containers"]
+        args = ctr["command"] + ctr["args"]
+        if pool.isolation != "process":
+            assert "initContainers" not in pod and "Role" not in kinds and "RoleBinding" not in kinds
+            assert "--superexec-auth-secret-file" not in args
+            continue
+        role, binding = find(items, "Role"), find(items, "RoleBinding")
+        assert role["metadata"] == binding["metadata"] | {"name": addon.SECRET_WRITER}
+        assert role["metadata"]["namespace"] == ns
+        # Least privilege: create Secrets (RBAC cannot name a Secret that does not exist yet), get only that one.
+        assert role["rules"] == [
+            {"apiGroups": [""], "resources": ["secrets"], "verbs": ["create"]},
+            {"apiGroups": [""], "resources": ["secrets"], "resourceNames": [common.SPOKE_SUPEREXEC_SECRET], "verbs": ["get"]},
+        ]
+        assert binding["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": addon.SECRET_WRITER}
+        assert binding["subjects"] == [{"kind": "ServiceAccount", "name": pod["serviceAccountName"], "namespace": ns}]
+        assert kinds.index("Role") < kinds.index("RoleBinding") < kinds.index("Deployment")
+        # The SuperNode reads the secret from a memory emptyDir filled by the init container.
+        assert args[args.index("--superexec-auth-secret-file") + 1] == flower.CONTAINER.superexec_secret
+        (init,) = pod["initContainers"]
+        assert init["name"] == addon.SECRET_INIT_CONTAINER and init["image"] == ctr["image"]
+        assert init["args"][-4:] == [addon.SECRET_INIT_API_DIR, common.SPOKE_SUPEREXEC_SECRET,
+                                     flower.CONTAINER.superexec_secret, spec.name]
+        assert init["securityContext"] == common.container_security_context()
+        vols = {v["name"]: v for v in pod["volumes"]}
+        assert vols["superexec-secret"]["emptyDir"]["medium"] == "Memory"
+        assert {"name": "superexec-secret", "mountPath": flower.CONTAINER.secret_dir, "readOnly": True} in ctr["volumeMounts"]
+        assert {"name": "superexec-secret", "mountPath": flower.CONTAINER.secret_dir} in init["volumeMounts"]
+        # Only the init container gets an API token, a short-lived projected one; the pod automounts none.
+        token_vols = [n for n, v in vols.items() if any("serviceAccountToken" in s for s in v.get("projected", {}).get("sources", []))]
+        assert token_vols == ["superexec-secret-api"]
+        assert pod["automountServiceAccountToken"] is False
+        assert not [m for m in ctr["volumeMounts"] if m["name"] in token_vols]
+        sources = vols["superexec-secret-api"]["projected"]["sources"]
+        assert sources[0]["serviceAccountToken"]["expirationSeconds"] == addon.SECRET_INIT_TOKEN_SECONDS
+        # No OCM template tokens in the script (OCM would substitute them).
+        assert templating.template_variables(init) == set()
+
+
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
+def test_clientapp_superexec_mounts_the_spoke_secret_and_has_grpc_liveness(variant: str) -> None:
+    from federation.manifests import common
+
+    spec = spec_of(variant)
+    for mwrs in of_kind(objects(spec), "ManifestWorkReplicaSet"):
+        (dep,) = mwrs["spec"]["manifestWorkTemplate"]["workload"]["manifests"]
+        pod = dep["spec"]["template"]["spec"]
+        (ctr,) = pod["containers"]
+        args = ctr["command"] + ctr["args"]
+        assert args[args.index("--superexec-auth-secret-file") + 1] == flower.CONTAINER.superexec_secret
+        (vol,) = [v for v in pod["volumes"] if v["name"] == "superexec-secret"]
+        assert vol["secret"]["secretName"] == common.SPOKE_SUPEREXEC_SECRET
+        assert vol["secret"]["items"] == [{"key": common.SPOKE_SUPEREXEC_SECRET_KEY, "path": "secret"}]
+        assert {"name": "superexec-secret", "mountPath": flower.CONTAINER.secret_dir, "readOnly": True} in ctr["volumeMounts"]
+        assert args[args.index("--health-server-address") + 1] == f"0.0.0.0:{flower.GRPC_HEALTH_PORT}"
+        assert ctr["livenessProbe"]["grpc"] == ctr["startupProbe"]["grpc"] == {"port": flower.GRPC_HEALTH_PORT}
+        assert "readinessProbe" not in ctr

@@ -174,8 +174,42 @@ def test_resources_set() -> None:
 def test_probes_present() -> None:
     assert msgs("probes-present", superlink()) == []
     assert msgs("probes-present", edited(superlink(), lambda o: first_container(o).pop("readinessProbe")))
-    superexec = deployment(container("flower-superexec", ["--runtime-api-address", "s:9094"]))
-    assert msgs("probes-present", edited(superexec, lambda o: first_container(o).pop("livenessProbe"))) == []
+    # SuperExecs (issue #14): a gRPC liveness probe on their --health-server-address; readiness is not required.
+    args = ["--runtime-api-address", "s:9094", "--health-server-address", "0.0.0.0:9099"]
+    superexec = deployment(container("flower-superexec", args))
+    live = lambda o: first_container(o).update(livenessProbe={"grpc": {"port": 9099}})  # noqa: E731
+    assert msgs("probes-present", edited(edited(superexec, live), lambda o: first_container(o).pop("readinessProbe"))) == []
+    # Pulumi hands numbers over as floats.
+    assert msgs("probes-present", edited(superexec, lambda o: first_container(o).update(livenessProbe={"grpc": {"port": 9099.0}}))) == []
+    found = msgs("probes-present", edited(superexec, lambda o: first_container(o).pop("livenessProbe")))
+    assert found and "superexec has no livenessProbe" in found[0]
+    found = msgs("probes-present", superexec)  # an HTTP probe cannot ask a gRPC health server
+    assert found and "not a gRPC probe on its health server port 9099" in found[0]
+    found = msgs("probes-present", edited(superexec, lambda o: first_container(o).update(livenessProbe={"grpc": {"port": 1}})))
+    assert found and "port 9099" in found[0]
+    bare = deployment(container("flower-superexec", ["--runtime-api-address", "s:9094"]))
+    found = msgs("probes-present", bare)
+    assert found and "no --health-server-address" in found[0]
+    # Init containers run to completion: no probes expected.
+    with_init = edited(superlink(), lambda o: o["spec"]["template"]["spec"].update(
+        initContainers=[{**container("flower-superexec", ["--runtime-api-address", "s:1"]), "livenessProbe": None}]))
+    assert msgs("probes-present", with_init) == []
+
+
+def test_hub_process_isolation_when_exposed() -> None:
+    r = rule("hub-process-isolation")
+    assert r.enforcement == "advisory"
+    sub = deployment(container("flower-superlink", [*SUPERLINK_ARGS, "--isolation", "subprocess"]))
+    proc = deployment(container("flower-superlink", [*SUPERLINK_ARGS, "--isolation", "process"]))
+    cluster_ip = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "api", "namespace": "flower"},
+                  "spec": {"type": "ClusterIP", "ports": [{"port": 9093}]}}
+    for exposed in ({"type": "LoadBalancer"}, {"type": "NodePort"}, {"type": "ClusterIP", "externalIPs": ["192.0.2.1"]}):
+        svc = edited(cluster_ip, lambda o, e=exposed: o["spec"].update(e))
+        found = check_stack(r, [sub, cluster_ip, svc], PROD)
+        assert len(found) == 1 and "subprocess isolation on a hub exposed by Service flower/api" in found[0][1]
+        assert check_stack(r, [proc, svc], PROD) == []
+        assert check_stack(r, [sub, edited(svc, lambda o: o["metadata"].update(namespace="other"))], PROD) == []
+    assert check_stack(r, [sub, cluster_ip], PROD) == []
 
 
 def test_superlink_network_policy() -> None:

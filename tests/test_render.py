@@ -127,7 +127,7 @@ def _weakened(tmp_path: Path) -> Path:
 def test_check_prod_passes() -> None:
     res = run_cli("check", "--stack", "prod")
     assert res.returncode == 0, res.stdout + res.stderr
-    assert "passed 13 rules" in res.stdout and "production settings" in res.stdout
+    assert "passed 14 rules" in res.stdout and "production settings" in res.stdout
 
 
 def test_check_weakened_prod_fails_with_named_rules(tmp_path: Path) -> None:

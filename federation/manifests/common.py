@@ -18,6 +18,12 @@ Obj = dict[str, Any]
 MANAGED_BY = "flower-federation"
 #: The uid/gid of the `app` user in the official flwr images.
 FLOWER_UID = 49999
+#: The Secret, in a spoke's agent namespace, with the shared secret of its SuperNodes and their
+#: ClientApp SuperExecs (process isolation). Created on the spoke by the SuperNode pod's init container
+#: (:func:`federation.manifests.ocm.addon.superexec_secret_init`), never shipped from the hub.
+SPOKE_SUPEREXEC_SECRET = "flower-superexec-secret"  # noqa: S105 - a Secret's name, not a secret
+#: Its key: the file name the contract reads (``Layout.superexec_secret``).
+SPOKE_SUPEREXEC_SECRET_KEY = "secret"  # noqa: S105
 
 
 def labels(spec: FederationSpec, component: str, **extra: str) -> dict[str, str]:

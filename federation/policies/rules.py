@@ -133,11 +133,59 @@ def _resources_set(obj: Obj, s: PolicySettings) -> Iterator[str]:
 
 def _probes_present(obj: Obj, s: PolicySettings) -> Iterator[str]:
     for where, _, spec in pods(obj):
+        init = {id(c) for c in spec.get("initContainers") or []}
         for c in containers(spec):
-            if flower_binary(c) in ("flower-superlink", "flower-supernode"):
+            if id(c) in init:
+                continue  # init containers run to completion; probes do not apply
+            binary = flower_binary(c)
+            if binary in ("flower-superlink", "flower-supernode"):
                 missing = [p for p in ("livenessProbe", "readinessProbe") if not c.get(p)]
                 if missing:
                     yield f"{where}: {c.get('name')} has no {' or '.join(missing)}"
+            elif binary == "flower-superexec":
+                # Liveness from its gRPC health server; no readiness: nothing routes traffic to a SuperExec and
+                # Flower's health Check answers SERVING as long as the process runs.
+                yield from _superexec_liveness(where, c)
+
+
+def _superexec_liveness(where: str, c: Obj) -> Iterator[str]:
+    address = flag(argv(c), "--health-server-address")
+    if address is None:
+        yield f"{where}: SuperExec {c.get('name')} runs no --health-server-address (nothing a liveness probe can ask)"
+        return
+    probe = c.get("livenessProbe") or {}
+    port = address.rsplit(":", 1)[-1]
+    probed = (probe.get("grpc") or {}).get("port")
+    if not probe:
+        yield f"{where}: SuperExec {c.get('name')} has no livenessProbe"
+    elif not isinstance(probed, int | float) or str(int(probed)) != port:  # Pulumi hands numbers over as floats
+        yield f"{where}: SuperExec {c.get('name')} livenessProbe is not a gRPC probe on its health server port {port}"
+
+
+def _hub_exposed(objs: Sequence[Obj], namespace: str | None) -> str | None:
+    """The first Service of `namespace` reachable from outside the cluster (NodePort, LoadBalancer, externalIPs)."""
+    for o in objs:
+        spec = o.get("spec") or {}
+        if o.get("kind") == "Service" and (o.get("metadata") or {}).get("namespace") == namespace and (
+                spec.get("type") in ("NodePort", "LoadBalancer") or spec.get("externalIPs")):
+            return subject(o)
+    return None
+
+
+def _process_isolation_when_exposed(objs: Sequence[Obj], s: PolicySettings) -> Iterator[tuple[str, str]]:
+    for obj in objs:
+        for where, inner, spec in pods(obj):
+            if inner is not obj:
+                continue
+            for c in containers(spec):
+                args = argv(c)
+                if flower_binary(c) != "flower-superlink" or flag(args, "--isolation") != "subprocess":
+                    continue
+                exposed = _hub_exposed(objs, (obj.get("metadata") or {}).get("namespace"))
+                if exposed is not None:
+                    yield where, (f"SuperLink in subprocess isolation on a hub exposed by {exposed}: its Runtime API "
+                                  "hands ServerApp tasks to any SuperExec that reaches it (no shared secret); "
+                                  "use process isolation")
 
 
 def _lb_source_ranges(obj: Obj, s: PolicySettings) -> Iterator[str]:
@@ -277,8 +325,10 @@ RULES: tuple[Rule, ...] = (
          "high", "mandatory", resource=_restricted_pod_security),
     Rule("resources-set", "Every container sets CPU and memory requests and limits.",
          "medium", "mandatory", resource=_resources_set),
-    Rule("probes-present", "SuperLink and SuperNode containers have liveness and readiness probes.",
-         "medium", "mandatory", resource=_probes_present),
+    Rule("probes-present", "SuperLink and SuperNode containers have liveness and readiness probes; SuperExecs a gRPC "
+         "liveness probe on their --health-server-address.", "medium", "mandatory", resource=_probes_present),
+    Rule("hub-process-isolation", "An externally exposed hub runs the SuperLink in process isolation (SuperExec "
+         "shared secret).", "high", "advisory", stack=_process_isolation_when_exposed),
     Rule("superlink-network-policy", "The SuperLink pods are behind an ingress NetworkPolicy.",
          "high", "mandatory", stack=_network_policy),
     Rule("loadbalancer-source-ranges", "LoadBalancer Services restrict loadBalancerSourceRanges.",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import PurePosixPath
 from typing import Any
 
 from federation import flower
@@ -32,6 +33,96 @@ from federation.manifests.ocm.names import (
 from federation.manifests.ocm.placement import manual_clusters, rollout_strategy
 from federation.spec import FederationSpec, GpuSpec, NodeConfigValue, PoolSpec
 from federation.templating import Token
+
+#: The SuperNode pod's init container that provisions the spoke's SuperExec secret (process isolation).
+SECRET_INIT_CONTAINER = "superexec-secret"  # noqa: S105 - a container name
+#: The Role/RoleBinding that lets that init container (and nothing else) create and read it.
+SECRET_WRITER = "flower-superexec-secret-writer"  # noqa: S105 - an RBAC object name
+#: Where the init container (only it) finds a short-lived API token, the cluster CA and its namespace.
+SECRET_INIT_API_DIR = "/var/run/secrets/flower-superexec-init"  # noqa: S105 - a mount path
+#: Lifetime of that projected token (the kubelet's minimum is 10 minutes).
+SECRET_INIT_TOKEN_SECONDS = 600
+
+#: Gets the Secret, creates it with 32 random bytes (hex) when absent (a 409 from a replica racing us is
+#: fine: read back whatever won), and writes its value, exact bytes, where the SuperNode reads it.
+#: Python's standard library only (every flwr image has it). No line starts with a space (YAML emitters
+#: fold such scalars differently) and no `{{` / `}}` (OCM's template grammar).
+_SECRET_INIT = """\
+import base64, http.client, json, os, secrets, ssl, sys
+api_dir, name, out, instance = sys.argv[1:5]
+read = lambda f: open(os.path.join(api_dir, f)).read().strip()
+ns, token = read("namespace"), read("token")
+host, port = os.environ["KUBERNETES_SERVICE_HOST"], int(os.environ.get("KUBERNETES_SERVICE_PORT", "443"))
+ctx = ssl.create_default_context(cafile=os.path.join(api_dir, "ca.crt"))
+headers = {"Authorization": "Bearer " + token, "Accept": "application/json", "Content-Type": "application/json"}
+def call(method, path, body=None): c = http.client.HTTPSConnection(host, port, context=ctx, timeout=15); \
+c.request(method, path, body=body, headers=headers); r = c.getresponse(); return r.status, r.read()
+url = f"/api/v1/namespaces/{ns}/secrets"
+status, raw = call("GET", f"{url}/{name}")
+labels = {"app.kubernetes.io/managed-by": "flower-federation", "app.kubernetes.io/instance": instance}
+body = {"apiVersion": "v1", "kind": "Secret", "type": "Opaque", "metadata": {"name": name, "labels": labels} }
+body["data"] = {"secret": base64.b64encode(secrets.token_hex(32).encode()).decode()}
+if status == 404: created, _ = call("POST", url, json.dumps(body)); print(f"Secret {ns}/{name}: create -> HTTP {created}")
+if status == 404: status, raw = call("GET", f"{url}/{name}")
+if status != 200: sys.exit(f"cannot read Secret {ns}/{name}: HTTP {status}: {raw[:300].decode(errors='replace')}")
+data = base64.b64decode(json.loads(raw).get("data", {}).get("secret", ""))
+if not data: sys.exit(f"Secret {ns}/{name} has no 'secret' key (or an empty one)")
+fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o440); os.write(fd, data); os.close(fd)
+print(f"SuperExec secret of {ns}/{name} written to {out} ({len(data)} bytes)")
+"""  # noqa: S105 - a script, not a secret
+
+
+def superexec_secret_init(spec: FederationSpec, pool: PoolSpec) -> tuple[Obj, list[Obj]]:
+    """The init container that provisions the spoke's SuperExec secret, and the volumes it needs.
+
+    The secret never exists on the hub: AddOnTemplates and ManifestWorks are plain text there. The
+    SuperNode pod's init container creates the Secret :data:`~federation.manifests.common.SPOKE_SUPEREXEC_SECRET`
+    in the agent namespace when absent and copies its value into a memory-backed emptyDir the SuperNode
+    reads (`--superexec-auth-secret-file`); the ClientApp SuperExec pods mount the Secret itself. Only
+    this container gets an API token (a projected, 10-minute one; the pod does not automount one), bound
+    by :data:`SECRET_WRITER` to `create` Secrets and `get` that one.
+    """
+    secret_file = PurePosixPath(flower.CONTAINER.superexec_secret)
+    process = flower.Process(argv=("python", "-c", _SECRET_INIT, SECRET_INIT_API_DIR, common.SPOKE_SUPEREXEC_SECRET,
+                                   str(secret_file), spec.name))
+    mounts: list[Obj] = [{"name": "superexec-secret", "mountPath": str(secret_file.parent)},
+              {"name": "superexec-secret-api", "mountPath": SECRET_INIT_API_DIR, "readOnly": True}]
+    res = {"requests": {"cpu": "10m", "memory": "32Mi"}, "limits": {"cpu": "200m", "memory": "64Mi"}}
+    ctr = common.container(SECRET_INIT_CONTAINER, pool.image or spec.flower.images.supernode, process, res=res,
+                           mounts=mounts, pull_policy=spec.flower.image_pull_policy, probes=False)
+    volumes: list[Obj] = [
+        {"name": "superexec-secret", "emptyDir": {"medium": "Memory", "sizeLimit": "1Mi"}},
+        {"name": "superexec-secret-api", "projected": {"defaultMode": 0o440, "sources": [
+            {"serviceAccountToken": {"path": "token", "expirationSeconds": SECRET_INIT_TOKEN_SECONDS}},
+            {"configMap": {"name": "kube-root-ca.crt", "items": [{"key": "ca.crt", "path": "ca.crt"}]}},
+            {"downwardAPI": {"items": [{"path": "namespace", "fieldRef": {"fieldPath": "metadata.namespace"}}]}},
+        ]}},
+    ]
+    return ctr, volumes
+
+
+def superexec_secret_rbac(spec: FederationSpec, pool: PoolSpec) -> list[Obj]:
+    """Role + RoleBinding: the SuperNode ServiceAccount may create Secrets and read the SuperExec one.
+
+    `create` cannot be narrowed to a name in Kubernetes RBAC; `get` is, and nothing may list, update
+    or delete Secrets. The token carrying these rights is mounted into the init container only.
+    """
+    ns = spec.distribution.ocm.agent_namespace
+    labels = supernode_labels(spec, pool)
+    return [
+        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
+         "metadata": common.metadata(SECRET_WRITER, ns, labels=labels),
+         "rules": [
+             {"apiGroups": [""], "resources": ["secrets"], "verbs": ["create"]},
+             {"apiGroups": [""], "resources": ["secrets"], "resourceNames": [common.SPOKE_SUPEREXEC_SECRET],
+              "verbs": ["get"]},
+         ]},
+        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+         "metadata": common.metadata(SECRET_WRITER, ns, labels=labels),
+         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": SECRET_WRITER},
+         "subjects": [{"kind": "ServiceAccount", "name": SUPERNODE, "namespace": ns}]},
+    ]
+
 
 #: A stand-in for the CA certificate when sizing payloads offline (as long as an RSA-4096 CA PEM).
 PLACEHOLDER_CA = (
@@ -100,6 +191,12 @@ def supernode_deployment(spec: FederationSpec, pool: PoolSpec) -> Obj:
             "secretName": NODE_AUTH_SECRET, "defaultMode": 0o440,
             "items": [{"key": NODE_AUTH_KEY, "path": "private-key"}]}})
         mounts.append({"name": "node-auth", "mountPath": flower.CONTAINER.auth_dir, "readOnly": True})
+    init: list[Obj] = []
+    if flower.pool_uses_superexec_secret(pool):
+        init_ctr, init_vols = superexec_secret_init(spec, pool)
+        init.append(init_ctr)
+        vols += init_vols
+        mounts.append({"name": "superexec-secret", "mountPath": flower.CONTAINER.secret_dir, "readOnly": True})
     image = pool.image or spec.flower.images.supernode
     ctr = common.container(
         SUPERNODE_CONTAINER, image, process, res=supernode_resources(pool), mounts=mounts,
@@ -114,6 +211,8 @@ def supernode_deployment(spec: FederationSpec, pool: PoolSpec) -> Obj:
         "containers": [ctr],
         "volumes": vols,
     }
+    if init:
+        pod["initContainers"] = init
     if spec.flower.image_pull_secrets:
         pod["imagePullSecrets"] = common.image_pull_secrets(spec)
     gpu = supernode_gpu(pool)
@@ -159,6 +258,8 @@ def template_manifests(spec: FederationSpec, pool: PoolSpec, ca_certificate: Any
             raise ValueError("refusing to put private key material into an AddOnTemplate")
         out.append({"apiVersion": "v1", "kind": "ConfigMap", "metadata": common.metadata(CA_CONFIGMAP, ns, labels=labels),
                     "data": {"ca.crt": ca_certificate}})
+    if flower.pool_uses_superexec_secret(pool):
+        out += superexec_secret_rbac(spec, pool)
     out.append(supernode_deployment(spec, pool))
     selector = {**common.selector_labels(spec, "supernode"), POOL_LABEL: pool.name}
     ingress: list[Obj] = []

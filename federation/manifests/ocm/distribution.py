@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import PurePosixPath
+
 from federation import flower
 from federation.manifests import common
 from federation.manifests.common import Obj
@@ -31,6 +33,12 @@ def clientapp_deployment(spec: FederationSpec, app: ClientAppSpec) -> Obj:
     ns = spec.distribution.ocm.agent_namespace
     process = flower.clientapp_superexec(flower.CONTAINER, supernode_host=SUPERNODE)
     vols, mounts = common.scratch_volumes(process)
+    # The secret its SuperNode requires (created on the spoke by the SuperNode pod; see
+    # addon.superexec_secret_init). Until it exists the kubelet keeps this pod waiting for the volume.
+    vols.append({"name": "superexec-secret", "secret": {
+        "secretName": common.SPOKE_SUPEREXEC_SECRET, "defaultMode": 0o440,
+        "items": [{"key": common.SPOKE_SUPEREXEC_SECRET_KEY, "path": PurePosixPath(flower.CONTAINER.superexec_secret).name}]}})
+    mounts.append({"name": "superexec-secret", "mountPath": flower.CONTAINER.secret_dir, "readOnly": True})
     gpu = spec.client_app_gpu(app)
     ctr = common.container(CLIENTAPP_CONTAINER, app.image, process, res=common.resources(app.resources, gpu),
                            mounts=mounts, pull_policy=spec.flower.image_pull_policy)
