@@ -74,13 +74,18 @@ def free_port(host: str = HOST) -> int:
     raise LocalRunError(f"no free port in {PORT_RANGE_ENV}={spec}")
 
 
+#: Run the Flower binaries of another installation (e.g. another verified release in its own venv).
+BIN_DIR_ENV = "FLOWER_FEDERATION_FLWR_BIN_DIR"
+
+
 def bin_dir() -> Path:
-    """The directory of the running interpreter's scripts (where flwr installed its binaries)."""
-    return Path(sys.executable).parent
+    """Where the Flower binaries come from: $FLOWER_FEDERATION_FLWR_BIN_DIR, else the running interpreter's scripts."""
+    override = os.environ.get(BIN_DIR_ENV)
+    return Path(override) if override else Path(sys.executable).parent
 
 
 def resolve_binary(name: str) -> str:
-    """`name` next to `sys.executable`, else from PATH; LocalRunError if neither has it."""
+    """`name` in :func:`bin_dir`, else from PATH; LocalRunError if neither has it."""
     candidate = bin_dir() / name
     if candidate.is_file() and os.access(candidate, os.X_OK):
         return str(candidate)
