@@ -44,7 +44,8 @@ def _describe(spec: FederationSpec, fed: LocalFederation) -> list[str]:
     if hub.supernode_auth.enabled:
         security += " + SuperNode auth"
     state = "sqlite" if hub.persistence.enabled else "in memory"
-    lines = [f"SuperLink {fed.superlink_address} ({security}, isolation {hub.isolation}, state {state})"]
+    lines = [f"SuperLink {fed.api_address} ({security}, isolation {hub.isolation}, state {state}), "
+             f"SuperNodes dial the Fleet proxy {fed.superlink_address}"]
     for pool in spec.pools:
         nodes = [n for n in fed.supernodes if n.pool == pool.name]
         lines.append(f"pool {pool.name}: {len(nodes)} SuperNode(s), isolation {pool.isolation}")
