@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit e2e clean
+.PHONY: demo test lint typecheck unit e2e e2e-releases clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,12 @@ unit: $(STAMP)
 e2e: $(STAMP)
 	$(BIN)/python -m pytest -n 2 -q -m e2e
 
+## e2e-releases: the runtime contract against Flower 1.41.0 too (a second venv with that release)
+e2e-releases: $(STAMP)
+	$(PYTHON) -m venv .venv-flwr141
+	.venv-flwr141/bin/python -m pip install --quiet flwr==1.41.0
+	FLOWER_FEDERATION_EXTRA_FLWR=$(CURDIR)/.venv-flwr141/bin $(BIN)/python -m pytest -n 2 -q -m e2e tests/test_flower_releases.py
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
@@ -37,4 +43,4 @@ typecheck: $(STAMP)
 	$(BIN)/mypy federation components policy
 
 clean:
-	rm -rf $(VENV)
+	rm -rf $(VENV) .venv-flwr141

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import contextlib
 import datetime
 import ipaddress
 import json
@@ -26,8 +27,9 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import yaml
 from cryptography import x509
@@ -74,7 +76,7 @@ def _pem_key(k: Any) -> bytes:
 
 def _cert(subject: x509.Name, key: Any, issuer: x509.Name, issuer_key: Any, *, ca: bool,
           sans: list[x509.GeneralName] | None = None, client: bool = False) -> x509.Certificate:
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     b = (x509.CertificateBuilder().subject_name(subject).issuer_name(issuer)
          .public_key(key.public_key()).serial_number(x509.random_serial_number())
          .not_valid_before(now - datetime.timedelta(minutes=5))
@@ -244,23 +246,17 @@ def stop_pids(d: Path) -> None:
             time.sleep(0.2)
     for name, pid in alive:
         log(f"{name} ({pid}) ignored SIGTERM; sending SIGKILL")
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
     for _, pid in entries:  # reap our own children when called from `up`'s cleanup
-        try:
+        with contextlib.suppress(ChildProcessError):
             os.waitpid(int(pid), os.WNOHANG)
-        except ChildProcessError:
-            pass
     pidfile.unlink()
 
 
 def _group_alive(pgid: int) -> bool:
-    try:
+    with contextlib.suppress(ChildProcessError):
         os.waitpid(pgid, os.WNOHANG)
-    except ChildProcessError:
-        pass
     try:
         os.killpg(pgid, 0)
     except ProcessLookupError:
@@ -284,7 +280,7 @@ def wait_for(what: str, check: Callable[[], bool], procs: Procs, names: list[str
             if check():
                 log(f"{what}: ready")
                 return
-        except Exception as e:  # noqa: BLE001 - keep polling, remember why
+        except Exception as e:
             last = str(e)
         time.sleep(0.5)
     logs = ", ".join(str(procs.dir / "logs" / f"{n}.log") for n in names)
@@ -328,10 +324,8 @@ def relay(listen_tcp: str | None, listen_unix: str | None, to_tcp: str | None,
             pass
         finally:
             for s in (a, b):
-                try:
+                with contextlib.suppress(OSError):
                     s.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
 
     while True:
         c, _ = srv.accept()
