@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit e2e e2e-releases clean
+.PHONY: demo test lint typecheck unit e2e e2e-releases rig test-cluster clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,17 +23,25 @@ test: $(STAMP) lint typecheck
 
 ## unit: the fast tests only (no real Flower processes, no benchmark smoke runs)
 unit: $(STAMP)
-	$(BIN)/python -m pytest -n 2 -q -m "not e2e and not slow"
+	$(BIN)/python -m pytest -n 2 -q -m "not e2e and not slow and not cluster"
 
 ## e2e: the tests that start real Flower processes
 e2e: $(STAMP)
-	$(BIN)/python -m pytest -n 2 -q -m e2e
+	$(BIN)/python -m pytest -n 2 -q -m "e2e and not cluster"
 
 ## e2e-releases: the runtime contract against Flower 1.41.0 too (a second venv with that release)
 e2e-releases: $(STAMP)
 	$(PYTHON) -m venv .venv-flwr141
 	.venv-flwr141/bin/python -m pip install --quiet flwr==1.41.0
 	FLOWER_FEDERATION_EXTRA_FLWR=$(CURDIR)/.venv-flwr141/bin $(BIN)/python -m pytest -n 2 -q -m e2e tests/test_flower_releases.py
+
+## rig: build the real control plane's binaries from pinned Go modules (cached outside the repo; a second run does nothing)
+rig:
+	rig/build
+
+## test-cluster: the cluster suite: pulumi preview/up/destroy against a real API server and OCM's controllers
+test-cluster: $(STAMP) rig
+	$(BIN)/python -m pytest -p no:xdist -q -m cluster tests/cluster
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -347,7 +347,7 @@ def relay(listen_tcp: str | None, listen_unix: str | None, to_tcp: str | None,
 # ----------------------------------------------------------------------------- up
 
 def up(d: Path, contexts: list[str], apiserver_port: int | None, etcd_port: int | None,
-       webhook: bool) -> None:
+       webhook: bool, storage_classes: list[str]) -> None:
     d = d.resolve()
     if (d / "pids").exists():
         raise RigError(f"{d}/pids exists: a rig may be running there (rig/rig down {d} first)")
@@ -360,7 +360,7 @@ def up(d: Path, contexts: list[str], apiserver_port: int | None, etcd_port: int 
     make_pki(pki)
     procs = Procs(d)
     try:
-        _up(d, pki, procs, contexts, apiserver_port, etcd_port, webhook)
+        _up(d, pki, procs, contexts, apiserver_port, etcd_port, webhook, storage_classes)
     except BaseException:
         log("stopping what was started")
         stop_pids(d)
@@ -368,7 +368,7 @@ def up(d: Path, contexts: list[str], apiserver_port: int | None, etcd_port: int 
 
 
 def _up(d: Path, pki: Path, procs: Procs, contexts: list[str], apiserver_port: int | None,
-        etcd_port: int | None, webhook: bool) -> None:
+        etcd_port: int | None, webhook: bool, storage_classes: list[str]) -> None:
     ports = {"etcd": etcd_port or free_port(), "etcd-peer": free_port(),
              "apiserver": apiserver_port or free_port(), "kcm": free_port(),
              "scheduler": free_port(), "kwok": free_port(), "placement": free_port(),
@@ -449,7 +449,8 @@ def _up(d: Path, pki: Path, procs: Procs, contexts: list[str], apiserver_port: i
         create_node(kube, n)
     wait_for("fake nodes Ready", lambda: nodes_ready(kube, [n["name"] for n in NODES]), procs,
              ["kwok"], 90)
-    make_pvs(kube, d)
+    make_pvs(kube, d, storage_classes)
+    procs.start("load-balancer", [sys.executable, str(Path(__file__).resolve()), "lb", str(d)])
 
     # OCM hub: CRDs (from the api module OCM's go.mod requires), then controllers
     webhook_url = f"https://127.0.0.1:{ports['webhook']}/convert" if webhook else None
@@ -539,22 +540,49 @@ def nodes_ready(kube: Kube, names: list[str]) -> bool:
     return set(names) <= ready
 
 
-def make_pvs(kube: Kube, d: Path) -> None:
-    """No dynamic provisioner runs here: pre-create hostPath PVs for a default StorageClass."""
-    kube.apply("/apis/storage.k8s.io/v1/storageclasses/standard", {
-        "apiVersion": "storage.k8s.io/v1", "kind": "StorageClass",
-        "metadata": {"name": "standard", "annotations": {
-            "storageclass.kubernetes.io/is-default-class": "true"}},
-        "provisioner": "kubernetes.io/no-provisioner", "volumeBindingMode": "Immediate",
-        "reclaimPolicy": "Delete"})
-    for i in range(PV_COUNT):
-        name = f"rig-pv-{i}"
-        kube.apply(f"/api/v1/persistentvolumes/{name}", {
-            "apiVersion": "v1", "kind": "PersistentVolume", "metadata": {"name": name},
-            "spec": {"capacity": {"storage": "10Gi"},
-                     "accessModes": ["ReadWriteOnce", "ReadWriteMany", "ReadOnlyMany"],
-                     "storageClassName": "standard", "persistentVolumeReclaimPolicy": "Retain",
-                     "hostPath": {"path": str(d / "pv" / name), "type": "DirectoryOrCreate"}}})
+def make_pvs(kube: Kube, d: Path, classes: list[str]) -> None:
+    """No dynamic provisioner runs here: StorageClasses (the first is the default) with hostPath PVs."""
+    for k, cls in enumerate(classes):
+        kube.apply(f"/apis/storage.k8s.io/v1/storageclasses/{cls}", {
+            "apiVersion": "storage.k8s.io/v1", "kind": "StorageClass",
+            "metadata": {"name": cls, "annotations": {
+                "storageclass.kubernetes.io/is-default-class": "true" if k == 0 else "false"}},
+            "provisioner": "kubernetes.io/no-provisioner", "volumeBindingMode": "Immediate",
+            "reclaimPolicy": "Delete"})
+        for i in range(PV_COUNT):
+            name = f"rig-pv-{cls}-{i}"
+            kube.apply(f"/api/v1/persistentvolumes/{name}", {
+                "apiVersion": "v1", "kind": "PersistentVolume", "metadata": {"name": name},
+                "spec": {"capacity": {"storage": "10Gi"},
+                         "accessModes": ["ReadWriteOnce", "ReadWriteMany", "ReadOnlyMany"],
+                         "storageClassName": cls, "persistentVolumeReclaimPolicy": "Retain",
+                         "hostPath": {"path": str(d / "pv" / name), "type": "DirectoryOrCreate"}}})
+
+
+def load_balancers(d: Path) -> None:
+    """Play the cloud's load-balancer controller: give every LoadBalancer Service an ingress address.
+
+    Data only (127.0.0.1 is written into the status; nothing listens for it), so Pulumi's await for
+    a LoadBalancer Service completes as it does on a cloud. Runs until stopped by `rig down`.
+    """
+    ports = json.loads((d / "ports.json").read_text())
+    kube = Kube(f"https://127.0.0.1:{ports['apiserver']}", d / "pki")
+    while True:
+        try:
+            for svc in kube.get("/api/v1/services")["items"]:
+                if svc["spec"].get("type") != "LoadBalancer":
+                    continue
+                if (svc.get("status", {}).get("loadBalancer") or {}).get("ingress"):
+                    continue
+                meta = svc["metadata"]
+                kube.apply(f"/api/v1/namespaces/{meta['namespace']}/services/{meta['name']}",
+                           {"apiVersion": "v1", "kind": "Service",
+                            "metadata": {"name": meta["name"], "namespace": meta["namespace"]},
+                            "status": {"loadBalancer": {"ingress": [{"ip": "127.0.0.1"}]}}}, "status")
+                log(f"load balancer: {meta['namespace']}/{meta['name']} -> 127.0.0.1")
+        except (RigError, OSError) as e:
+            log(f"load balancer: {e}")
+        time.sleep(1)
 
 
 def install_crds(kube: Kube, pki: Path, webhook_url: str | None) -> None:
@@ -586,6 +614,10 @@ def crds_established(kube: Kube) -> bool:
 
 def write_env(d: Path, kubeconfig: Path) -> None:
     path = os.environ.get("PATH", "")
+    # The language host (v3.79.0) runs programs with the first python on PATH: the project's venv.
+    venv = Path(__file__).resolve().parents[1] / ".venv" / "bin"
+    if venv.is_dir():
+        path = f"{venv}:{path}"
     env = {
         "KUBECONFIG": str(kubeconfig),
         "PATH": f"{BIN}:{path}",
@@ -634,10 +666,12 @@ def clusters(d: Path, file: Path) -> None:
         kube.apply(f"/api/v1/namespaces/{name}", {"apiVersion": "v1", "kind": "Namespace",
                                                    "metadata": {"name": name}})
         mc_path = f"/apis/cluster.open-cluster-management.io/v1/managedclusters/{name}"
+        taints = [{"key": tn["key"], "value": str(tn.get("value", "")), "effect": tn.get("effect", "NoSelect"),
+                   "timeAdded": now} for tn in c.get("taints", []) or []]
         kube.apply(mc_path, {"apiVersion": "cluster.open-cluster-management.io/v1",
                              "kind": "ManagedCluster",
                              "metadata": {"name": name, "labels": labels},
-                             "spec": {"hubAcceptsClient": True}})
+                             "spec": {"hubAcceptsClient": True, "taints": taints}})
         res = {"cpu": str(c.get("cpu", "8")), "memory": str(c.get("memory", "32Gi"))}
         if c.get("gpu") or c.get("nvidia.com/gpu"):
             res["nvidia.com/gpu"] = str(c.get("gpu") or c.get("nvidia.com/gpu"))
@@ -676,6 +710,8 @@ def main(argv: list[str]) -> int:
     u.add_argument("--context", action="append", dest="contexts")
     u.add_argument("--apiserver-port", type=int)
     u.add_argument("--etcd-port", type=int)
+    u.add_argument("--storage-class", action="append", dest="storage_classes",
+                   help="StorageClass with pre-created PVs (repeatable; the first is the default; default: standard)")
     u.add_argument("--no-webhook", action="store_true",
                    help="skip the OCM addon conversion webhook (addon CRDs keep strategy None)")
     c = sub.add_parser("clusters")
@@ -683,6 +719,8 @@ def main(argv: list[str]) -> int:
     c.add_argument("file", type=Path)
     dn = sub.add_parser("down")
     dn.add_argument("dir", type=Path)
+    lb = sub.add_parser("lb")  # internal: see load_balancers()
+    lb.add_argument("dir", type=Path)
     r = sub.add_parser("relay")  # internal: see relay()
     r.add_argument("--listen-tcp")
     r.add_argument("--listen-unix")
@@ -692,12 +730,14 @@ def main(argv: list[str]) -> int:
     try:
         if a.cmd == "up":
             up(a.dir, a.contexts or DEFAULT_CONTEXTS, a.apiserver_port, a.etcd_port,
-               not a.no_webhook)
+               not a.no_webhook, a.storage_classes or ["standard"])
         elif a.cmd == "clusters":
             clusters(a.dir, a.file)
         elif a.cmd == "down":
             stop_pids(a.dir.resolve())
             log("down")
+        elif a.cmd == "lb":
+            load_balancers(a.dir.resolve())
         else:
             relay(a.listen_tcp, a.listen_unix, a.to_tcp, a.to_unix)
     except RigError as e:

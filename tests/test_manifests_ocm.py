@@ -442,6 +442,9 @@ def test_ocm_invariants(variant: str) -> None:
         annotations = obj["metadata"]["annotations"]
         if obj["kind"] in ("Placement", "ManifestWorkReplicaSet"):
             assert annotations["pulumi.com/waitFor"] and int(annotations["pulumi.com/timeoutSeconds"]) > 0
+        elif obj["kind"] == "ClusterManagementAddOn":
+            # background deletion: OCM's addon manager re-creates MCAs while a foreground delete waits for them
+            assert annotations == {"pulumi.com/skipAwait": "true", "pulumi.com/deletionPropagationPolicy": "background"}
         else:
             assert annotations == {"pulumi.com/skipAwait": "true"}
 

@@ -13,6 +13,7 @@ from federation.manifests.ocm.names import (
     ADDON_GROUP,
     API_ADDON,
     CA_CONFIGMAP,
+    CMA_DELETION,
     NODE_AUTH_KEY,
     NODE_AUTH_SECRET,
     POOL_LABEL,
@@ -375,7 +376,8 @@ def cluster_management_addon(spec: FederationSpec) -> Obj:
     return {
         "apiVersion": API_ADDON,
         "kind": "ClusterManagementAddOn",
-        "metadata": common.metadata(ocm.addon_name, labels=common.labels(spec, "supernode"), annotations=SKIP_AWAIT),
+        "metadata": common.metadata(ocm.addon_name, labels=common.labels(spec, "supernode"),
+                                    annotations={**SKIP_AWAIT, **CMA_DELETION}),
         "spec": {
             "addOnMeta": {"displayName": "Flower SuperNode",
                           "description": f"Flower {spec.flower.version} SuperNodes of federation {spec.name}"},

@@ -31,6 +31,12 @@ PLACEMENT_AWAIT = {
     "pulumi.com/timeoutSeconds": "120",
 }
 MWRS_AWAIT = {"pulumi.com/waitFor": "condition=PlacementVerified", "pulumi.com/timeoutSeconds": "300"}
+#: Delete the ClusterManagementAddOn in the background (as kubectl does), not in the foreground Pulumi
+#: uses by default: while a foreground deletion waits for the CMA's ManagedClusterAddOns, OCM's addon
+#: manager (v1.2.1, install strategy Placements) re-creates them for the clusters the Placements still
+#: select, so `pulumi destroy` never ends (seen on the cluster suite). In the background the CMA is gone
+#: at once and the garbage collector removes its ManagedClusterAddOns, which nothing re-creates.
+CMA_DELETION = {"pulumi.com/deletionPropagationPolicy": "background"}
 
 
 def placement_name(spec: FederationSpec, pool: PoolSpec) -> str:
