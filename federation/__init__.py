@@ -1,0 +1,1 @@
+"""flower-federation: the pure domain (spec, Flower contract, manifests, policies, local runner, CLI)."""

@@ -312,6 +312,8 @@ class Toleration(Model):
 
 
 class LabelSelectorRequirement(Model):
+    """One `key operator values` requirement of a label selector."""
+
     key: LabelKey
     operator: Literal["In", "NotIn", "Exists", "DoesNotExist"]
     values: list[LabelValue] = []
@@ -486,16 +488,22 @@ class ScoreCoordinate(Model):
 
 
 class AddOnScore(Model):
+    """An AddOnPlacementScore used as a prioritizer: the score resource and the score name in it."""
+
     resource_name: DnsSubdomain
     score_name: str = Field(min_length=1)
 
 
 class Prioritizers(Model):
+    """How a Placement ranks clusters: the mode and the weighted prioritizers."""
+
     mode: Literal["Additive", "Exact"] = "Additive"
     configurations: list[ScoreCoordinate] = []
 
 
 class SpreadConstraint(Model):
+    """Spread the selected clusters over a topology key (a label or claim)."""
+
     topology_key: LabelKey
     topology_key_type: Literal["Label", "Claim"] = "Label"
     max_skew: Int = Field(default=1, ge=1, le=INT32_MAX)
@@ -513,12 +521,16 @@ class ClusterToleration(Model):
 
 
 class DecisionGroup(Model):
+    """A named group of the Placement's decisions, chosen by a label selector (e.g. a canary group)."""
+
     group_name: GroupName
     label_selector: LabelSelector | None = None
     claim_selector: ClaimSelector | None = None
 
 
 class DecisionStrategy(Model):
+    """How a Placement splits its decisions into groups."""
+
     clusters_per_decision_group: OcmCount | None = None
     decision_groups: list[DecisionGroup] = []
 

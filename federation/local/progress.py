@@ -18,6 +18,7 @@ Metrics = dict[str, float]
 
 
 def strip_ansi(line: str) -> str:
+    """`line` without ANSI colour and cursor escape sequences (Flower's log lines)."""
     return _ANSI.sub("", line)
 
 

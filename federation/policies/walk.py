@@ -60,6 +60,7 @@ def pods(obj: Obj) -> Iterator[tuple[str, Obj, Obj]]:
 
 
 def containers(spec: Obj) -> list[Obj]:
+    """The init containers and containers of a pod spec."""
     return [*(spec.get("initContainers") or []), *(spec.get("containers") or [])]
 
 
@@ -88,6 +89,7 @@ def flag(args: Sequence[str], name: str) -> str | None:
 
 
 def strings(value: Any) -> Iterator[str]:
+    """Every string in a nested value (dict values, list items, the value itself)."""
     if isinstance(value, str):
         yield value
     elif isinstance(value, Mapping):

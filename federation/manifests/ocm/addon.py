@@ -175,6 +175,7 @@ def supernode_gpu(pool: PoolSpec) -> GpuSpec | None:
 
 
 def supernode_resources(pool: PoolSpec) -> Obj:
+    """Requests and limits of the SuperNode container (with the GPU in subprocess isolation)."""
     return common.resources(pool.resources, supernode_gpu(pool))
 
 
@@ -430,6 +431,7 @@ def addon_objects(spec: FederationSpec, *, ca_certificate: str | None, superlink
 
 
 def adc_variables(adc: Obj) -> dict[str, str]:
+    """The customized variables an AddOnDeploymentConfig defines, by name."""
     return {v["name"]: v["value"] for v in adc["spec"].get("customizedVariables", [])}
 
 

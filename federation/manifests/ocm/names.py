@@ -60,10 +60,12 @@ def cluster_config_name(spec: FederationSpec, cluster: str) -> str:
 
 
 def mwrs_name(spec: FederationSpec, app: ClientAppSpec) -> str:
+    """The ClientApp's ManifestWorkReplicaSet (and the ManifestWorks it makes on each cluster)."""
     return f"{spec.name}-{app.name}"
 
 
 def clientapp_deployment_name(app: ClientAppSpec) -> str:
+    """The ClientApp SuperExec Deployment on a managed cluster."""
     return f"flower-clientapp-{app.name}"
 
 
@@ -76,12 +78,15 @@ def superlink_address(spec: FederationSpec) -> str:
 
 
 def supernode_labels(spec: FederationSpec, pool: PoolSpec) -> dict[str, str]:
+    """Labels of the SuperNode objects of `pool` on a managed cluster."""
     return common.labels(spec, "supernode", **{POOL_LABEL: pool.name})
 
 
 def clientapp_selector(spec: FederationSpec) -> dict[str, str]:
+    """The labels that select every ClientApp SuperExec pod of the federation."""
     return common.selector_labels(spec, "clientapp")
 
 
 def uses_tls(spec: FederationSpec) -> bool:
+    """Whether the SuperNodes talk TLS to the SuperLink."""
     return spec.hub.tls.mode != "insecure"

@@ -148,6 +148,7 @@ def cluster_set_binding(spec: FederationSpec, cluster_set: str) -> Obj:
 
 
 def cluster_set_bindings(spec: FederationSpec) -> list[Obj]:
+    """One ManagedClusterSetBinding per cluster set any pool uses."""
     return [cluster_set_binding(spec, s) for s in cluster_sets(spec)]
 
 
