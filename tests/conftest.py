@@ -9,6 +9,10 @@ import pytest
 
 from federation.local.runner import PORT_RANGE_ENV
 
+# The CLI's rich consoles read the width once, when created: wide enough that tables never wrap rule
+# names, for the in-process CLI tests as for the processes the tests start.
+os.environ.setdefault("COLUMNS", "200")
+
 #: Below Linux's ephemeral range (32768-60999), so the kernel never hands these out on its own.
 _PORT_BASE, _PORT_SPAN = 20000, 2500
 

@@ -13,6 +13,23 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def run_cli(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
+    """The CLI in-process (typer's runner): exit code, stdout and stderr as a user sees them."""
+    from typer.testing import CliRunner
+
+    from federation.cli import app
+
+    old = os.getcwd()
+    os.chdir(cwd)
+    try:
+        # catch_exceptions=False: an unexpected exception fails the test with its traceback
+        res = CliRunner().invoke(app, list(args), env={"COLUMNS": "200"}, catch_exceptions=False)
+    finally:
+        os.chdir(old)
+    return subprocess.CompletedProcess(list(args), res.exit_code, res.stdout, res.stderr)
+
+
+def run_cli_process(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
+    """The CLI as a separate process (`python -m federation`), for the smoke tests that need one."""
     env = {**os.environ, "PYTHONPATH": str(REPO), "COLUMNS": "200"}
     return subprocess.run([sys.executable, "-m", "federation", *args], cwd=cwd, env=env,
                           capture_output=True, text=True, timeout=120, check=False)
@@ -64,7 +81,7 @@ def test_stack_from_other_directory(tmp_path: Path) -> None:
 
 
 def test_unknown_stack_exits_2() -> None:
-    res = run_cli("validate", "--stack", "nope")
+    res = run_cli_process("validate", "--stack", "nope")  # a real process: exit status and stderr
     assert res.returncode == 2
     assert "stacks/Pulumi.nope.yaml: no such stack file" in res.stderr
     assert "Traceback" not in res.stderr
@@ -83,7 +100,7 @@ def test_console_script_and_module_agree() -> None:
     res = subprocess.run([str(exe), "validate", "--stack", "dev"], cwd=REPO, capture_output=True, text=True,
                          timeout=120, check=False)
     assert res.returncode == 0, res.stderr
-    assert res.stdout == run_cli("validate", "--stack", "dev").stdout
+    assert res.stdout == run_cli_process("validate", "--stack", "dev").stdout
 
 
 def _stack(tmp_path: Path, federation: str, extra: str = "") -> Path:
