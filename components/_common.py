@@ -11,6 +11,21 @@ from federation.manifests.common import Obj
 PACKAGE = "flower-federation"
 
 
+def schema_version(version: str) -> str:
+    """A PEP 440 version as the semver a Pulumi package schema requires (0.1.1.dev28+g3451497 → 0.1.1-dev.28+g3451497)."""
+    from packaging.version import Version
+
+    v = Version(version)
+    out = f"{v.major}.{v.minor}.{v.micro}"
+    pre = [f"{v.pre[0]}.{v.pre[1]}"] if v.pre else []
+    if v.dev is not None:
+        pre.append(f"dev.{v.dev}")
+    build = [f"post.{v.post}"] if v.post is not None else []
+    if v.local:
+        build.append(v.local)
+    return out + ("-" + ".".join(pre) if pre else "") + ("+" + ".".join(build) if build else "")
+
+
 def type_token(component: str) -> str:
     """The Pulumi type token of a component of this package."""
     return f"{PACKAGE}:index:{component}"

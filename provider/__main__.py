@@ -11,11 +11,12 @@ from importlib.metadata import version
 from pulumi.provider.experimental import component_provider_host
 
 from components import COMPONENTS, PACKAGE
+from components._common import schema_version
 
 #: Provider name: the package part of every type token (`flower-federation:index:<Type>`).
 NAME = PACKAGE
-#: Schema/SDK version: the installed library's version.
-VERSION = version("flower-federation")
+#: Schema/SDK version: the installed library's version, as the semver a schema needs.
+VERSION = schema_version(version("flower-federation"))
 
 if __name__ == "__main__":
     component_provider_host(list(COMPONENTS), name=NAME, version=VERSION)

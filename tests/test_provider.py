@@ -27,6 +27,7 @@ from components import (
     SuperLink,
     SuperNodePool,
 )
+from components._common import schema_version
 from federation.loading import parse_spec
 from federation.policies import pss
 from tests.conftest import unwrap
@@ -38,12 +39,15 @@ PROVIDER_DIR = REPO / "provider"
 NAME = "flower-federation"
 TYPES = ("Federation", "SuperLink", "SuperNodePool", "FlowerAddon", "ClientAppDistribution")
 CAMEL = re.compile(r"^[a-z][a-zA-Z0-9]*$")
+#: semver 2.0 (what a Pulumi package schema's version must be).
+SEMVER = (r"(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(-[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?"
+          r"(\+[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?")
 
 
 @pytest.fixture(scope="module")
 def provider() -> ComponentProvider:
     return ComponentProvider([Federation, SuperLink, SuperNodePool, FlowerAddon, ClientAppDistribution],
-                             name=NAME, version=version("flower-federation"))
+                             name=NAME, version=schema_version(version("flower-federation")))
 
 
 @pytest.fixture(scope="module")
@@ -66,7 +70,7 @@ def test_plugin_main_hosts_all_components_under_the_package_name() -> None:
     # Loaded under another __name__, the module only defines what it would host (no gRPC server).
     module = runpy.run_path(str(PROVIDER_DIR / "__main__.py"), run_name="provider_main")
     assert module["NAME"] == NAME
-    assert module["VERSION"] == version("flower-federation")
+    assert module["VERSION"] == schema_version(version("flower-federation"))
     assert [c.__name__ for c in module["COMPONENTS"]] == list(TYPES)
     assert components.PACKAGE == NAME
 
@@ -93,7 +97,8 @@ def test_components_package_exports_components_and_args() -> None:
 
 def test_schema_names_the_package_and_every_component(schema: dict[str, Any]) -> None:
     assert schema["name"] == NAME
-    assert schema["version"] == version("flower-federation")
+    assert schema["version"] == schema_version(version("flower-federation"))
+    assert re.fullmatch(SEMVER, schema["version"]), schema["version"]
     assert sorted(schema["resources"]) == sorted(f"{NAME}:index:{t}" for t in TYPES)
     for token in schema["resources"]:
         package, module, _ = token.split(":")
@@ -230,3 +235,12 @@ def test_construct_composes_blocks_passed_by_reference(pulumi_mocks: Any, provid
 def test_construct_rejects_foreign_type_tokens(provider: ComponentProvider) -> None:
     with pytest.raises(ValueError, match="expected flower-federation"):
         provider.construct("x", "flwr-ocm:index:Federation", {}, pulumi.ResourceOptions())
+
+
+@pytest.mark.parametrize(("pep440", "semver"), [
+    ("0.1.0", "0.1.0"), ("0.1.1.dev28+g3451497.d20261202", "0.1.1-dev.28+g3451497.d20261202"),
+    ("1.2.3rc1", "1.2.3-rc.1"), ("1.2.3.post2", "1.2.3+post.2"), ("0.0.0", "0.0.0"),
+])
+def test_schema_version_is_semver(pep440: str, semver: str) -> None:
+    assert schema_version(pep440) == semver
+    assert re.fullmatch(SEMVER, semver)
