@@ -14,7 +14,9 @@ import pulumi
 from components.args import as_part
 
 if TYPE_CHECKING:
+    from components.addon import FlowerAddon
     from components.pools import SuperNodePool
+    from components.superlink import SuperLink
 
 
 @dataclass(frozen=True)
@@ -44,6 +46,18 @@ class ExistingSuperLink:
     depends_on: Sequence[pulumi.Resource] = ()
     """Resources of your program the SuperLink's side needs first on the hub (e.g. the Namespace you create for
     the OCM objects): every block given this SuperLink creates its objects after them and deletes them before."""
+
+
+# The types a block's arguments name for the blocks it is given. The component provider reads the
+# annotations at run time, where they are Any (an object reference, or the fields of an existing SuperLink).
+if TYPE_CHECKING:
+    SuperLinkRef = SuperLink | ExistingSuperLink
+    PoolRefs = list[SuperNodePool]
+    AddonRef = FlowerAddon
+else:
+    SuperLinkRef = Any
+    PoolRefs = list[Any]
+    AddonRef = Any
 
 
 @dataclass(frozen=True)

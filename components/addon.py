@@ -15,30 +15,19 @@ The SuperNode's node-auth key is NOT distributed here: create the Secret ``flowe
 """
 
 import functools
-from typing import TYPE_CHECKING, Any, TypedDict
+from typing import Any, TypedDict
 
 import pulumi
 import pulumi_kubernetes as k8s
 
 from components._common import custom_resource, depends_on_list, registered, track, type_token
-from components._links import Link, link_of, pools_of
+from components._links import Link, PoolRefs, SuperLinkRef, link_of, pools_of
 from components.args import OcmArgs, as_part
 from components.pools import in_namespace, ocm_namespace
 from federation.loading import parse_part
 from federation.manifests import ocm
 from federation.spec import FederationSpec, PoolSpec
 from federation.templating import compact_size
-
-if TYPE_CHECKING:
-    from components._links import ExistingSuperLink
-    from components.pools import SuperNodePool
-    from components.superlink import SuperLink
-
-    SuperLinkRef = SuperLink | ExistingSuperLink
-    PoolRefs = list[SuperNodePool]
-else:
-    SuperLinkRef = Any
-    PoolRefs = list[Any]
 
 TYPE_TOKEN = type_token("FlowerAddon")
 
@@ -95,7 +84,7 @@ class FlowerAddon(pulumi.ComponentResource):
         self._construct(name, spec, link, pools, superlink_address=args.get("superlink_address"), opts=opts)
 
     @classmethod
-    def from_spec(cls, name: str, spec: FederationSpec, link: Link, pools: "list[SuperNodePool]", *,
+    def from_spec(cls, name: str, spec: FederationSpec, link: Link, pools: PoolRefs, *,
                   superlink_address: pulumi.Input[str] | None = None,
                   opts: pulumi.ResourceOptions | None = None) -> "FlowerAddon":
         """The addon of an already validated `spec` (what :class:`~components.federation.Federation` uses)."""
@@ -103,7 +92,7 @@ class FlowerAddon(pulumi.ComponentResource):
         self._construct(name, spec, link, pools, superlink_address=superlink_address, opts=opts)
         return self
 
-    def _construct(self, name: str, spec: FederationSpec, link: Link, pools: "list[SuperNodePool]", *,
+    def _construct(self, name: str, spec: FederationSpec, link: Link, pools: PoolRefs, *,
                    superlink_address: pulumi.Input[str] | None, opts: pulumi.ResourceOptions | None) -> None:
         super().__init__(TYPE_TOKEN, name, None, opts)
         track(self)

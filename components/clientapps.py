@@ -11,28 +11,18 @@ the addon's ClusterManagementAddOn (the SuperNode namespace on the spokes comes 
 ManifestWorks while the Placements still exist.
 """
 
-from typing import TYPE_CHECKING, Any, TypedDict
+from typing import TypedDict
 
 import pulumi
 
 from components._common import custom_resource, depends_on_list, registered, track, type_token
-from components._links import pools_of
+from components._links import AddonRef, PoolRefs, pools_of
 from components.args import ClientAppArgs, as_part
 from components.pools import in_namespace, ocm_namespace
 from federation.errors import Problem, SpecError
 from federation.loading import parse_part
 from federation.manifests import ocm
 from federation.spec import ClientAppSpec, FederationSpec
-
-if TYPE_CHECKING:
-    from components.addon import FlowerAddon
-    from components.pools import SuperNodePool
-
-    AddonRef = FlowerAddon
-    PoolRefs = list[SuperNodePool]
-else:
-    AddonRef = Any
-    PoolRefs = list[Any]
 
 TYPE_TOKEN = type_token("ClientAppDistribution")
 
@@ -80,15 +70,15 @@ class ClientAppDistribution(pulumi.ComponentResource):
         self._construct(name, spec, spec.client_apps[0], pools, addon, opts)
 
     @classmethod
-    def from_spec(cls, name: str, spec: FederationSpec, app: ClientAppSpec, pools: "list[SuperNodePool]",
-                  addon: "FlowerAddon", opts: pulumi.ResourceOptions | None = None) -> "ClientAppDistribution":
+    def from_spec(cls, name: str, spec: FederationSpec, app: ClientAppSpec, pools: PoolRefs,
+                  addon: AddonRef, opts: pulumi.ResourceOptions | None = None) -> "ClientAppDistribution":
         """The ClientApp `app` of an already validated `spec` (what :class:`~components.federation.Federation` uses)."""
         self = cls.__new__(cls)
         self._construct(name, spec, app, pools, addon, opts)
         return self
 
-    def _construct(self, name: str, spec: FederationSpec, app: ClientAppSpec, pools: "list[SuperNodePool]",
-                   addon: "FlowerAddon", opts: pulumi.ResourceOptions | None) -> None:
+    def _construct(self, name: str, spec: FederationSpec, app: ClientAppSpec, pools: PoolRefs,
+                   addon: AddonRef, opts: pulumi.ResourceOptions | None) -> None:
         super().__init__(TYPE_TOKEN, name, None, opts)
         track(self)
         mwrs = ocm.manifest_work_replica_set(spec, app)

@@ -12,27 +12,17 @@ Bindings: one per cluster set. Several pools on the same cluster set share one
 reuses (and depends on) the earlier pool's binding instead of registering it twice.
 """
 
-from typing import TYPE_CHECKING, Any, TypedDict
+from typing import Any, TypedDict
 
 import pulumi
 import pulumi_kubernetes as k8s
 
 from components._common import custom_resource, depends_on_list, registered, track, type_token
-from components._links import Link, link_of
+from components._links import Link, PoolRefs, SuperLinkRef, link_of
 from components.args import OcmArgs, PoolArgs, as_part
 from federation.loading import parse_part
 from federation.manifests import ocm
 from federation.spec import FederationSpec, PoolSpec
-
-if TYPE_CHECKING:
-    from components._links import ExistingSuperLink
-    from components.superlink import SuperLink
-
-    SuperLinkRef = SuperLink | ExistingSuperLink
-    PoolRefs = list["SuperNodePool"]
-else:
-    SuperLinkRef = Any
-    PoolRefs = list[Any]
 
 TYPE_TOKEN = type_token("SuperNodePool")
 
