@@ -106,7 +106,10 @@ class Project:
         if stack is not None:
             cmd += ["--stack", stack]
         started = time.monotonic()
-        res = subprocess.run(cmd, cwd=cwd or self.root, env={**self.rig.env, **(env or {})},
+        # each copy has its own file backend: tests never see each other's stacks
+        (self.root.parent / "backend").mkdir(exist_ok=True)
+        backend = {"PULUMI_BACKEND_URL": f"file://{self.root.parent / 'backend'}"}
+        res = subprocess.run(cmd, cwd=cwd or self.root, env={**self.rig.env, **backend, **(env or {})},
                              capture_output=True, text=True, timeout=timeout, check=False)
         print(f"[cluster] {' '.join(cmd)}: exit {res.returncode} after {time.monotonic() - started:.0f}s", flush=True)
         if check and res.returncode != 0:
