@@ -166,12 +166,6 @@ def binding_owners(spec: FederationSpec) -> dict[str, str]:
     return owners
 
 
-def owned_bindings(spec: FederationSpec, pool: PoolSpec) -> list[Obj]:
-    """The bindings `pool` registers: those of the cluster sets it is the first pool to use."""
-    owners = binding_owners(spec)
-    return [b for b in pool_bindings(spec, pool) if owners[b["spec"]["clusterSet"]] == pool.name]
-
-
 def manual_clusters(spec: FederationSpec) -> list[str]:
     """All clusters listed for Manual mode, sorted: a cluster's index is its partition id."""
     return sorted({c for pool in spec.pools for c in pool.selection.clusters})
