@@ -89,6 +89,23 @@ def median(values: Sequence[float]) -> float:
     return float(statistics.median(values)) if values else float("nan")
 
 
+def iqr(values: Sequence[float]) -> tuple[float, float]:
+    """(first quartile, third quartile) of `values` (inclusive method; the value itself for one value)."""
+    if not values:
+        return float("nan"), float("nan")
+    if len(values) == 1:
+        return float(values[0]), float(values[0])
+    q = statistics.quantiles(values, n=4, method="inclusive")
+    return float(q[0]), float(q[2])
+
+
+def cpu_timed(fn: Any, *args: Any, **kwargs: Any) -> tuple[float, Any]:
+    """(CPU seconds of this process, all threads, result) of one call, with time.process_time."""
+    start = time.process_time()
+    result = fn(*args, **kwargs)
+    return time.process_time() - start, result
+
+
 def timed(fn: Any, *args: Any, **kwargs: Any) -> tuple[float, Any]:
     """(seconds, result) of one call, with time.perf_counter."""
     start = time.perf_counter()
