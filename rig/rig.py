@@ -1,8 +1,11 @@
 """rig: start and stop a local Kubernetes + OCM hub control plane for the Pulumi path.
 
-    rig/rig up DIR [--context NAME]...   start everything, write DIR/env and DIR/kubeconfig
+    rig/rig up DIR [--context NAME]... [--spoke NAME]... [--pod-namespace NS]...
+                                         start everything, write DIR/env and DIR/kubeconfig
     rig/rig clusters DIR FILE            register fake managed clusters described in FILE (YAML)
     rig/rig down DIR                     stop everything that `up` started (DIR/pids)
+    rig/rig port-forward DIR --cluster C --namespace NS --service S --port P [--local-port N]
+                                         127.0.0.1:N -> the Service's ready pod (rig/podrunner.py)
 
 Binaries come from rig/build's cache (FLOWER_FEDERATION_RIG_CACHE, default
 ~/.cache/flower-federation-rig/bin). Every server binds 127.0.0.1 on a free port.
@@ -15,9 +18,11 @@ import argparse
 import base64
 import contextlib
 import datetime
+import hashlib
 import ipaddress
 import json
 import os
+import re
 import signal
 import socket
 import ssl
@@ -94,7 +99,12 @@ def _cert(subject: x509.Name, key: Any, issuer: x509.Name, issuer_key: Any, *, c
     return b.sign(issuer_key, hashes.SHA256())
 
 
-def make_pki(pki: Path) -> None:
+def make_pki(pki: Path, extra_ips: list[str] | None = None, spokes: list[str] | None = None) -> None:
+    """The rig CA, the hub's serving/webhook/admin certificates and one serving certificate per spoke.
+
+    EXTRA_IPS (the pod bridge's gateway) go into every serving certificate: pods reach their cluster's
+    API server there (KUBERNETES_SERVICE_HOST).
+    """
     pki.mkdir(parents=True, exist_ok=True)
     ca_key = _key()
     ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "flower-federation-rig-ca")])
@@ -104,9 +114,11 @@ def make_pki(pki: Path) -> None:
     sans = [x509.DNSName(n) for n in ("localhost", "kubernetes", "kubernetes.default",
                                       "kubernetes.default.svc",
                                       "kubernetes.default.svc.cluster.local")]
-    sans += [x509.IPAddress(ipaddress.ip_address(a)) for a in ("127.0.0.1", "10.0.0.1")]
+    sans += [x509.IPAddress(ipaddress.ip_address(a)) for a in ("127.0.0.1", "10.0.0.1", *(extra_ips or []))]
     for name, subject, client in (
         ("serving", [x509.NameAttribute(NameOID.COMMON_NAME, "kube-apiserver")], False),
+        *((f"serving-{sp}", [x509.NameAttribute(NameOID.COMMON_NAME, f"kube-apiserver-{sp}")], False)
+          for sp in spokes or []),
         ("webhook", [x509.NameAttribute(NameOID.COMMON_NAME, "rig-webhook")], False),
         ("admin", [x509.NameAttribute(NameOID.ORGANIZATION_NAME, "system:masters"),
                    x509.NameAttribute(NameOID.COMMON_NAME, "rig-admin")], True),
@@ -129,16 +141,21 @@ def make_pki(pki: Path) -> None:
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
 
 
-def write_kubeconfig(path: Path, pki: Path, server: str, contexts: list[str]) -> None:
+def write_kubeconfig(path: Path, pki: Path, server: str, contexts: list[str],
+                     spokes: dict[str, str] | None = None) -> None:
+    """CONTEXTS point at the hub; each spoke (name -> server) gets a context `spoke-<name>`."""
     b64 = lambda p: base64.b64encode((pki / p).read_bytes()).decode()  # noqa: E731
+    servers = {"rig": server, **{f"spoke-{n}": s for n, s in (spokes or {}).items()}}
     cfg = {
         "apiVersion": "v1", "kind": "Config",
-        "clusters": [{"name": "rig", "cluster": {"server": server,
-                                                 "certificate-authority-data": b64("ca.crt")}}],
+        "clusters": [{"name": n, "cluster": {"server": s, "certificate-authority-data": b64("ca.crt")}}
+                     for n, s in servers.items()],
         "users": [{"name": "rig-admin", "user": {"client-certificate-data": b64("admin.crt"),
                                                  "client-key-data": b64("admin.key")}}],
         "contexts": [{"name": c, "context": {"cluster": "rig", "user": "rig-admin"}}
-                     for c in contexts],
+                     for c in contexts] + [{"name": f"spoke-{n}", "context": {"cluster": f"spoke-{n}",
+                                                                              "user": "rig-admin"}}
+                                           for n in (spokes or {})],
         "current-context": contexts[0],
     }
     path.write_text(yaml.safe_dump(cfg, sort_keys=False))
@@ -252,6 +269,9 @@ def stop_pids(d: Path) -> None:
         with contextlib.suppress(ChildProcessError):
             os.waitpid(int(pid), os.WNOHANG)
     pidfile.unlink()
+    if (d / "runner.json").exists():
+        import podrunner  # container processes a killed runner left behind, its netns and bridge
+        podrunner.kill_leftovers(d)
 
 
 def _group_alive(pgid: int) -> bool:
@@ -346,8 +366,24 @@ def relay(listen_tcp: str | None, listen_unix: str | None, to_tcp: str | None,
 
 # ----------------------------------------------------------------------------- up
 
+def pick_network(d: Path) -> dict:
+    """The pod runner's bridge, names and private /24 for rig DIR (172.30.N.0/24, a subnet no route uses)."""
+    h = hashlib.sha256(str(d).encode()).hexdigest()
+    routes = subprocess.run(["ip", "-4", "route"], capture_output=True, text=True, check=False).stdout
+    used = [ipaddress.ip_network(r.split()[0], strict=False) for r in routes.splitlines()
+            if r and r.split()[0][0].isdigit()]
+    start = int(h[:2], 16)
+    for k in range(256):
+        net = ipaddress.ip_network(f"172.30.{(start + k) % 256}.0/24")
+        if not any(net.overlaps(u) for u in used):
+            return {"bridge": f"ffb{h[:8]}", "prefix": f"ff{h[:4]}", "cidr": str(net),
+                    "gateway": str(net.network_address + 1)}
+    raise RigError("no free /24 in 172.30.0.0/16 for the pod network")
+
+
 def up(d: Path, contexts: list[str], apiserver_port: int | None, etcd_port: int | None,
-       webhook: bool, storage_classes: list[str]) -> None:
+       webhook: bool, storage_classes: list[str], spokes: list[str] | None = None,
+       pod_namespaces: list[str] | None = None, images: list[str] | None = None) -> None:
     d = d.resolve()
     if (d / "pids").exists():
         raise RigError(f"{d}/pids exists: a rig may be running there (rig/rig down {d} first)")
@@ -357,10 +393,16 @@ def up(d: Path, contexts: list[str], apiserver_port: int | None, etcd_port: int 
     for sub in ("logs", "pki", "state", "pulumi-home", "run", "pv"):
         (d / sub).mkdir(parents=True, exist_ok=True)
     pki = d / "pki"
-    make_pki(pki)
+    spokes = spokes or []
+    runner = bool(spokes or pod_namespaces)
+    network = pick_network(d) if runner else None
+    make_pki(pki, [network["gateway"]] if network else None, spokes)
     procs = Procs(d)
     try:
         _up(d, pki, procs, contexts, apiserver_port, etcd_port, webhook, storage_classes)
+        if runner:
+            assert network is not None
+            start_spokes_and_runner(d, pki, procs, spokes, pod_namespaces or [], images or [], network)
     except BaseException:
         log("stopping what was started")
         stop_pids(d)
@@ -399,7 +441,8 @@ def _up(d: Path, pki: Path, procs: Procs, contexts: list[str], apiserver_port: i
         "--advertise-address", "127.0.0.1", "--secure-port", str(ports["apiserver"]),
         "--tls-cert-file", str(pki / "serving.crt"), "--tls-private-key-file", str(pki / "serving.key"),
         "--client-ca-file", str(pki / "ca.crt"), "--authorization-mode", "Node,RBAC",
-        "--enable-admission-plugins", "NodeRestriction,PodSecurity",
+        # PodNodeSelector/PodTolerationRestriction: the pod runner's namespaces go to its node only
+        "--enable-admission-plugins", "NodeRestriction,PodSecurity,PodNodeSelector,PodTolerationRestriction",
         "--service-account-issuer", "https://kubernetes.default.svc.cluster.local",
         "--service-account-key-file", str(pki / "sa.pub"),
         "--service-account-signing-key-file", str(pki / "sa.key"),
@@ -476,6 +519,93 @@ def _up(d: Path, pki: Path, procs: Procs, contexts: list[str], apiserver_port: i
 
     write_env(d, kubeconfig)
     log(f"up: API server {server}; source {d / 'env'}")
+
+
+def start_spokes_and_runner(d: Path, pki: Path, procs: Procs, spokes: list[str],
+                            pod_namespaces: list[str], images: list[str], network: dict) -> None:
+    """Each spoke: its own kube-apiserver (same etcd, prefix /spokes/NAME), controller-manager and
+    OCM's work agent (ManifestWorks from the hub's namespace NAME, applied to the spoke); then the
+    pod runner for the hub's POD_NAMESPACES and every spoke."""
+    ports = json.loads((d / "ports.json").read_text())
+    hub_server = f"https://127.0.0.1:{ports['apiserver']}"
+    b = lambda n: str(BIN / n)  # noqa: E731
+    spoke_crds = sorted((CACHE / "ocm-spoke-crds").glob("*.crd.yaml"))
+    if spokes and not spoke_crds:
+        raise RigError(f"no spoke CRDs in {CACHE / 'ocm-spoke-crds'} (run rig/build ocm)")
+    clusters = [{"name": "hub", "server": hub_server, "port": ports["apiserver"], "pki": str(pki),
+                 "bind": False, "namespaces": pod_namespaces}]
+    servers = {}
+    for name in spokes:
+        sd = d / "spokes" / name
+        sd.mkdir(parents=True, exist_ok=True)
+        sp = {"apiserver": free_port(), "kcm": free_port(), "work": free_port()}
+        ports[f"spoke-{name}"] = sp
+        server = f"https://127.0.0.1:{sp['apiserver']}"
+        servers[name] = server
+        kc = sd / "kubeconfig"
+        write_kubeconfig(kc, pki, server, [name])
+        procs.start(f"{name}-kube-apiserver", [
+            b("kube-apiserver"), "--etcd-servers", f"http://127.0.0.1:{ports['etcd']}",
+            "--etcd-prefix", f"/spokes/{name}/registry",
+            "--bind-address", "127.0.0.1", "--advertise-address", "127.0.0.1",
+            "--secure-port", str(sp["apiserver"]),
+            "--tls-cert-file", str(pki / f"serving-{name}.crt"),
+            "--tls-private-key-file", str(pki / f"serving-{name}.key"),
+            "--client-ca-file", str(pki / "ca.crt"), "--authorization-mode", "Node,RBAC",
+            "--enable-admission-plugins", "NodeRestriction,PodSecurity",
+            "--service-account-issuer", f"https://{name}.spokes.rig.local",
+            "--service-account-key-file", str(pki / "sa.pub"),
+            "--service-account-signing-key-file", str(pki / "sa.key"),
+            "--service-cluster-ip-range", "10.0.0.0/24", "--allow-privileged=true",
+            "--cert-dir", str(sd / "apiserver-certs"), "--profiling=false",
+            "--endpoint-reconciler-type", "none",
+            "--requestheader-client-ca-file", str(pki / "ca.crt"),
+            "--requestheader-allowed-names", "rig-front-proxy",
+            "--requestheader-username-headers", "X-Remote-User",
+            "--requestheader-group-headers", "X-Remote-Group",
+            "--requestheader-extra-headers-prefix", "X-Remote-Extra-"])
+        kube = Kube(server, pki)
+        wait_for(f"{name} kube-apiserver /readyz", lambda kube=kube: kube.get("/readyz") == "ok", procs,
+                 [f"{name}-kube-apiserver"], 120)
+        procs.start(f"{name}-kube-controller-manager", [
+            b("kube-controller-manager"), "--kubeconfig", str(kc),
+            "--authentication-kubeconfig", str(kc), "--authorization-kubeconfig", str(kc),
+            "--bind-address", "127.0.0.1", "--secure-port", str(sp["kcm"]),
+            "--cert-dir", str(sd / "kcm-certs"), "--leader-elect=false",
+            "--service-account-private-key-file", str(pki / "sa.key"),
+            "--root-ca-file", str(pki / "ca.crt"), "--use-service-account-credentials=true"])
+        for f in spoke_crds:
+            crd = yaml.safe_load(f.read_text())
+            crd.pop("status", None)
+            kube.apply(f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{crd['metadata']['name']}", crd)
+        wait_for(f"{name} CRDs Established", lambda kube=kube: crds_established(kube), procs, [], 60)
+        wait_for(f"{name} kube-controller-manager", lambda p=sp["kcm"]: https_ok(
+            f"https://127.0.0.1:{p}/healthz"), procs, [f"{name}-kube-controller-manager"], 90)
+        kube.apply("/api/v1/namespaces/open-cluster-management-agent",
+                   {"apiVersion": "v1", "kind": "Namespace",
+                    "metadata": {"name": "open-cluster-management-agent"}})
+        procs.start(f"{name}-work-agent", [
+            b("ocm-work"), "agent", "--spoke-cluster-name", name, "--agent-id", f"{name}-work-agent",
+            "--kubeconfig", str(kc), "--spoke-kubeconfig", str(kc),
+            "--workload-source-driver", "kube", "--workload-source-config", str(d / "admin.kubeconfig"),
+            "--namespace", "open-cluster-management-agent", "--disable-leader-election",
+            "--status-sync-interval", "3s", "--listen", f"127.0.0.1:{sp['work']}"])
+        wait_for(f"{name} work agent", lambda p=sp["work"]: https_ok(f"https://127.0.0.1:{p}/healthz"),
+                 procs, [f"{name}-work-agent"], 90)
+        clusters.append({"name": name, "server": server, "port": sp["apiserver"], "pki": str(pki),
+                         "bind": True, "namespaces": None})
+    (d / "ports.json").write_text(json.dumps(ports, indent=1))
+    (d / "spokes.json").write_text(json.dumps(servers, indent=1))
+    extra = [img.split("=", 1) for img in images]
+    (d / "runner.json").write_text(json.dumps({"network": network, "clusters": clusters, "images": extra},
+                                              indent=1))
+    contexts = [c["context"]["cluster"] and c["name"] for c in
+                yaml.safe_load((d / "kubeconfig").read_text())["contexts"]]
+    write_kubeconfig(d / "kubeconfig", pki, hub_server, contexts, servers)
+    procs.start("pod-runner", [sys.executable, str(Path(__file__).resolve()), "runner", str(d)])
+    hub = Kube(hub_server, pki)
+    wait_for("pod runner nodes", lambda: nodes_ready(hub, ["flower-rig-hub"]) and all(
+        nodes_ready(Kube(s, pki), [f"flower-rig-{n}"]) for n, s in servers.items()), procs, ["pod-runner"], 60)
 
 
 def start_webhook(d: Path, procs: Procs, pki: Path, ports: dict, admin_kc: Path) -> None:
@@ -575,11 +705,16 @@ def load_balancers(d: Path) -> None:
                 if (svc.get("status", {}).get("loadBalancer") or {}).get("ingress"):
                     continue
                 meta = svc["metadata"]
+                # a DNS name asked for with external-dns' annotation becomes the ingress hostname
+                # (the pod runner resolves it to the Service's pod in every pod's /etc/hosts)
+                names = [h.strip() for h in (meta.get("annotations") or {}).get(
+                    "external-dns.alpha.kubernetes.io/hostname", "").split(",") if h.strip()]
+                ingress = [{"hostname": h} for h in names] or [{"ip": "127.0.0.1"}]
                 kube.apply(f"/api/v1/namespaces/{meta['namespace']}/services/{meta['name']}",
                            {"apiVersion": "v1", "kind": "Service",
                             "metadata": {"name": meta["name"], "namespace": meta["namespace"]},
-                            "status": {"loadBalancer": {"ingress": [{"ip": "127.0.0.1"}]}}}, "status")
-                log(f"load balancer: {meta['namespace']}/{meta['name']} -> 127.0.0.1")
+                            "status": {"loadBalancer": {"ingress": ingress}}}, "status")
+                log(f"load balancer: {meta['namespace']}/{meta['name']} -> {ingress}")
         except (RigError, OSError) as e:
             log(f"load balancer: {e}")
         time.sleep(1)
@@ -714,11 +849,26 @@ def main(argv: list[str]) -> int:
                    help="StorageClass with pre-created PVs (repeatable; the first is the default; default: standard)")
     u.add_argument("--no-webhook", action="store_true",
                    help="skip the OCM addon conversion webhook (addon CRDs keep strategy None)")
+    u.add_argument("--spoke", action="append", dest="spokes", default=[],
+                   help="a managed cluster with its own API server and OCM's work agent (repeatable)")
+    u.add_argument("--pod-namespace", action="append", dest="pod_namespaces", default=[],
+                   help="a hub namespace whose pods the pod runner runs for real (repeatable)")
+    u.add_argument("--image", action="append", dest="images", default=[],
+                   help="PREFIX=flwr|nginx: run images starting with PREFIX from that local install")
     c = sub.add_parser("clusters")
     c.add_argument("dir", type=Path)
     c.add_argument("file", type=Path)
     dn = sub.add_parser("down")
     dn.add_argument("dir", type=Path)
+    pf = sub.add_parser("port-forward")
+    pf.add_argument("dir", type=Path)
+    pf.add_argument("--cluster", default="hub")
+    pf.add_argument("--namespace", required=True)
+    pf.add_argument("--service", required=True)
+    pf.add_argument("--port", type=int, required=True)
+    pf.add_argument("--local-port", type=int, default=0)
+    rn = sub.add_parser("runner")  # internal: see podrunner.py
+    rn.add_argument("dir", type=Path)
     lb = sub.add_parser("lb")  # internal: see load_balancers()
     lb.add_argument("dir", type=Path)
     r = sub.add_parser("relay")  # internal: see relay()
@@ -729,8 +879,14 @@ def main(argv: list[str]) -> int:
     a = ap.parse_args(argv)
     try:
         if a.cmd == "up":
+            for n in a.spokes:
+                if not re.fullmatch(r"[a-z0-9]([-a-z0-9]{0,30}[a-z0-9])?", n):
+                    raise RigError(f"--spoke {n!r}: not a DNS label of at most 32 characters")
+            for img in a.images:
+                if "=" not in img or img.split("=", 1)[1] not in ("flwr", "nginx"):
+                    raise RigError(f"--image {img!r}: expected PREFIX=flwr or PREFIX=nginx")
             up(a.dir, a.contexts or DEFAULT_CONTEXTS, a.apiserver_port, a.etcd_port,
-               not a.no_webhook, a.storage_classes or ["standard"])
+               not a.no_webhook, a.storage_classes or ["standard"], a.spokes, a.pod_namespaces, a.images)
         elif a.cmd == "clusters":
             clusters(a.dir, a.file)
         elif a.cmd == "down":
@@ -738,6 +894,14 @@ def main(argv: list[str]) -> int:
             log("down")
         elif a.cmd == "lb":
             load_balancers(a.dir.resolve())
+        elif a.cmd == "runner":
+            import podrunner
+            podrunner.main(a.dir)
+        elif a.cmd == "port-forward":
+            import podrunner
+            port = a.local_port or free_port()
+            print(port, flush=True)
+            podrunner.port_forward(a.dir.resolve(), a.cluster, a.namespace, a.service, a.port, port)
         else:
             relay(a.listen_tcp, a.listen_unix, a.to_tcp, a.to_unix)
     except RigError as e:
