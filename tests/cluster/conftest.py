@@ -140,9 +140,8 @@ class Project:
         path.write_text(yaml.safe_dump(doc, sort_keys=False))
 
 
-@pytest.fixture
-def project(rig: Rig, tmp_path: Path) -> Project:
-    root = tmp_path / "project"
+def copy_project(root: Path) -> None:
+    """Copy the repository's Pulumi programs, stacks, policy pack, examples and provider into ROOT."""
     root.mkdir()
     for name in ("Pulumi.yaml", "__main__.py"):
         shutil.copy2(REPO / name, root / name)
@@ -153,4 +152,23 @@ def project(rig: Rig, tmp_path: Path) -> Project:
     for example in (root / "examples").iterdir():
         if (example / "Pulumi.yaml").exists():
             (example / ".venv").symlink_to(venv)
+
+
+def missing_rig_binaries() -> list[str]:
+    """The rig binaries (and the Kubernetes provider plugin) that `make rig` has not built yet."""
+    missing = [b for b in NEEDED if not os.access(CACHE / "bin" / b, os.X_OK)]
+    if not (CACHE / "plugins" / "pulumi-resource-kubernetes").exists():
+        missing.append("pulumi-resource-kubernetes")
+    return missing
+
+
+def read_env(path: Path) -> dict[str, str]:
+    """os.environ plus the exports of a rig's DIR/env."""
+    return _read_env(path)
+
+
+@pytest.fixture
+def project(rig: Rig, tmp_path: Path) -> Project:
+    root = tmp_path / "project"
+    copy_project(root)
     return Project(root, rig)

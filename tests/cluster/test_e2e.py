@@ -1,0 +1,227 @@
+"""End to end on the real control plane: what OCM delivers to real spokes runs, and Flower federates across them.
+
+The rig runs a hub (kube-apiserver, controller-manager, scheduler, OCM's placement, addon and work
+managers) and two spokes `e2e-1`, `e2e-2` (each its own kube-apiserver and controller-manager and
+OCM's work agent), plus rig/podrunner.py playing the kubelet on all three: every pod of the hub
+namespace `flower-e2e` and of the spokes runs the real Flower binaries from .venv (nginx for the
+Fleet proxy) in its own network namespace. `pulumi up` of e2e_stack.yaml (real engine), then:
+
+- the hub Deployments (SuperLink, ServerApp SuperExec, Fleet proxy) and on each spoke the SuperNode
+  (from the addon manager's ManifestWork) and ClientApp SuperExec (from the ManifestWorkReplicaSet)
+  Deployments are Available, their pods Ready on the runner's nodes;
+- `flwr supernode list` (through the rig's port-forward to the SuperLink's Control API) shows one
+  online SuperNode per spoke;
+- `flwr run` of examples/quickstart-numpy completes 2 rounds;
+- `pulumi destroy` stops every pod and removes everything, on the hub and on the spokes.
+
+`make e2e-cluster` runs it. It needs root (network namespaces), the rig built (`make rig`) and nginx.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from federation.local.progress import RunProgress
+from tests.cluster.conftest import REPO, RIG, Project, Rig, copy_project, missing_rig_binaries, read_env
+
+pytestmark = [pytest.mark.cluster, pytest.mark.timeout(2400)]
+
+HERE = Path(__file__).parent
+SPOKES = ("e2e-1", "e2e-2")
+HUB_NS = "flower-e2e"
+STACK = "e2e"
+NAME = "flower-e2e"
+
+
+def wait(what: str, check: Callable[[], Any], timeout: float, every: float = 2.0) -> Any:
+    """Poll CHECK until it returns something truthy; fail naming WHAT and the last value/error."""
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        try:
+            last = check()
+            if last:
+                return last
+        except Exception as e:  # the cluster is converging: keep the last error for the message
+            last = f"{type(e).__name__}: {e}"
+        time.sleep(every)
+    raise AssertionError(f"{what}: not reached after {timeout:.0f}s (last: {str(last)[:1500]})")
+
+
+@pytest.fixture(scope="module")
+def e2e_rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
+    missing = missing_rig_binaries()
+    if missing:
+        pytest.fail(f"the rig is not built (missing {missing}): run `make rig`")
+    if os.geteuid() != 0:
+        pytest.fail("the end-to-end test needs root: network namespaces for the pods")
+    if not (shutil.which("nginx") or os.access("/usr/sbin/nginx", os.X_OK)):
+        pytest.fail("nginx is missing (apt-get install nginx-light): the Fleet proxy pod runs it")
+    d = tmp_path_factory.mktemp("e2e-rig")
+    args = [str(RIG), "up", str(d), "--context", "hub-e2e", "--pod-namespace", HUB_NS]
+    for s in SPOKES:
+        args += ["--spoke", s]
+    started = time.monotonic()
+    up = subprocess.run(args, capture_output=True, text=True, timeout=600, check=False)
+    try:
+        assert up.returncode == 0, f"rig up failed:\n{up.stderr[-4000:]}"
+        reg = subprocess.run([str(RIG), "clusters", str(d), str(HERE / "e2e_clusters.yaml")],
+                             capture_output=True, text=True, timeout=120, check=False)
+        assert reg.returncode == 0, reg.stderr[-4000:]
+        print(f"[e2e] rig with spokes {', '.join(SPOKES)} up in {time.monotonic() - started:.0f}s", flush=True)
+        yield Rig(d, read_env(d / "env"))
+    finally:
+        subprocess.run([str(RIG), "down", str(d)], capture_output=True, text=True, timeout=180, check=False)
+
+
+@pytest.fixture(scope="module")
+def e2e_project(e2e_rig: Rig, tmp_path_factory: pytest.TempPathFactory) -> Project:
+    root = tmp_path_factory.mktemp("e2e-project") / "project"
+    copy_project(root)
+    shutil.copy2(HERE / "e2e_stack.yaml", root / "stacks" / f"Pulumi.{STACK}.yaml")
+    project = Project(root, e2e_rig)
+    project.init(STACK)
+    return project
+
+
+class State:
+    """What the ordered tests of this module hand on to each other."""
+
+    up = False
+    forward: subprocess.Popen[str] | None = None
+    flwr_home: Path | None = None
+
+
+def deployment_available(rig: Rig, context: str, namespace: str, name: str) -> bool:
+    from kubernetes.client.exceptions import ApiException
+
+    try:
+        dep = rig.apps(context).read_namespaced_deployment(name, namespace)
+    except ApiException as e:
+        if e.status == 404:
+            return False
+        raise
+    conds = {c.type: c.status for c in dep.status.conditions or []}
+    return conds.get("Available") == "True" and (dep.status.ready_replicas or 0) >= 1
+
+
+def pods(rig: Rig, context: str, namespace: str) -> list[Any]:
+    return list(rig.core(context).list_namespaced_pod(namespace).items)
+
+
+def flwr(*args: str, home: Path, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "FLWR_HOME": str(home), "FLWR_TELEMETRY_ENABLED": "0", "FLWR_DISABLE_UPDATE_CHECK": "1",
+           "PYTHONDONTWRITEBYTECODE": "1", "PATH": f"{REPO / '.venv' / 'bin'}:{os.environ.get('PATH', '')}"}
+    return subprocess.run([str(REPO / ".venv" / "bin" / "flwr"), *args], env=env, capture_output=True, text=True,
+                          timeout=timeout, check=False, cwd=home)
+
+
+def test_pulumi_up_runs_every_pod_for_real(e2e_rig: Rig, e2e_project: Project) -> None:
+    started = time.monotonic()
+    e2e_project.pulumi("up", "--yes", "--skip-preview", stack=STACK, timeout=1200)
+    State.up = True
+    print(f"[e2e] pulumi up: {time.monotonic() - started:.0f}s", flush=True)
+    for dep in (f"{NAME}-superlink", f"{NAME}-serverapp-superexec", f"{NAME}-fleet-proxy"):
+        assert deployment_available(e2e_rig, "hub-e2e", HUB_NS, dep), dep
+    for p in pods(e2e_rig, "hub-e2e", HUB_NS):
+        assert p.spec.node_name == "flower-rig-hub", (p.metadata.name, p.spec.node_name)
+    for spoke in SPOKES:
+        for dep in ("flower-supernode", "flower-clientapp-quickstart"):
+            wait(f"{spoke}: Deployment flower/{dep} Available",
+                 lambda spoke=spoke, dep=dep: deployment_available(e2e_rig, f"spoke-{spoke}", "flower", dep), 420)
+        running = [p for p in pods(e2e_rig, f"spoke-{spoke}", "flower") if p.status.phase == "Running"]
+        assert {p.spec.node_name for p in running} == {f"flower-rig-{spoke}"}
+    print(f"[e2e] every Deployment Available on the hub and both spokes after {time.monotonic() - started:.0f}s",
+          flush=True)
+    # OCM saw it too: the ManifestWorks in each cluster namespace are Applied and Available
+    custom = e2e_rig.custom("hub-e2e")
+    for spoke in SPOKES:
+        works = custom.list_namespaced_custom_object("work.open-cluster-management.io", "v1", spoke, "manifestworks")
+        names = sorted(w["metadata"]["name"] for w in works["items"])
+        assert any(n.startswith("addon-flower-supernode-deploy") for n in names), names
+        for w in works["items"]:
+            conds = {c["type"]: c["status"] for c in w.get("status", {}).get("conditions", [])}
+            assert conds.get("Applied") == "True" and conds.get("Available") == "True", (spoke, w["metadata"]["name"],
+                                                                                          conds)
+
+
+def test_supernodes_connect_one_per_spoke(e2e_rig: Rig, e2e_project: Project, tmp_path_factory:
+                                          pytest.TempPathFactory) -> None:
+    assert State.up, "pulumi up failed"
+    fwd = subprocess.Popen([str(RIG), "port-forward", str(e2e_rig.dir), "--cluster", "hub", "--namespace", HUB_NS,
+                            "--service", f"{NAME}-superlink-api", "--port", "9093"], stdout=subprocess.PIPE,
+                           stderr=subprocess.DEVNULL, text=True, start_new_session=True)
+    State.forward = fwd
+    assert fwd.stdout is not None
+    port = int(fwd.stdout.readline().strip())
+    home = tmp_path_factory.mktemp("flwr-home")
+    ca = e2e_project.outputs(STACK)["caCertificate"]
+    (home / "ca.crt").write_text(ca)
+    (home / "config.toml").write_text(f'[superlink]\ndefault = "{STACK}"\n\n[superlink.{STACK}]\n'
+                                      f'address = "127.0.0.1:{port}"\nroot-certificates = "{home / "ca.crt"}"\n')
+    State.flwr_home = home
+
+    def online() -> list[dict[str, Any]] | None:
+        res = flwr("supernode", "list", STACK, "--format", "json", home=home)
+        data = json.loads(res.stdout)
+        nodes = [n for n in data.get("nodes", data.get("supernodes", [])) if n.get("status") == "online"]
+        return nodes if len(nodes) == len(SPOKES) else None
+
+    nodes = wait("one online SuperNode per spoke in `flwr supernode list`", online, 240, every=3)
+    print(f"[e2e] flwr supernode list: {len(nodes)} online: {[n.get('node-id') for n in nodes]}", flush=True)
+
+
+def test_flwr_run_completes_two_rounds(tmp_path: Path) -> None:
+    assert State.flwr_home is not None, "no SuperNodes"
+    home = State.flwr_home
+    app = tmp_path / "quickstart-numpy"
+    shutil.copytree(REPO / "examples" / "quickstart-numpy", app,
+                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "build", "*.egg-info", ".venv"))
+    started = time.monotonic()
+    res = flwr("run", str(app), STACK, "--stream", "--run-config", f"num-server-rounds=2 min-nodes={len(SPOKES)}",
+               home=home, timeout=900)
+    out = res.stdout + res.stderr
+    print(f"[e2e] flwr run: exit {res.returncode} after {time.monotonic() - started:.0f}s", flush=True)
+    progress = RunProgress()
+    for line in out.splitlines():
+        progress.feed(line)
+    assert progress.run_id is not None, out[-4000:]
+    run_id = str(progress.run_id)
+
+    def finished() -> str | None:
+        runs = json.loads(flwr("ls", STACK, "--run-id", run_id, "--format", "json", home=home).stdout)["runs"]
+        status = str(runs[0]["status"])
+        return status if status.startswith("finished") else None
+
+    status = wait(f"run {run_id} finished", finished, 120)
+    rounds = progress.completed_rounds()
+    for r in rounds:
+        print(f"[e2e] round {r.number}/{progress.total_rounds}  {r.summary()}", flush=True)
+    assert status == "finished:completed", out[-4000:]
+    assert [r.number for r in rounds] == [1, 2], out[-4000:]
+
+
+def test_pulumi_destroy_stops_every_pod(e2e_rig: Rig, e2e_project: Project) -> None:
+    if State.forward is not None:
+        State.forward.terminate()
+        State.forward.wait(10)
+    started = time.monotonic()
+    e2e_project.pulumi("destroy", "--yes", "--skip-preview", stack=STACK, timeout=900)
+    print(f"[e2e] pulumi destroy: {time.monotonic() - started:.0f}s", flush=True)
+    wait("no pod left in the hub namespace", lambda: not pods(e2e_rig, "hub-e2e", HUB_NS), 120)
+    for spoke in SPOKES:
+        wait(f"no pod left on {spoke}", lambda spoke=spoke: not [
+            p for p in e2e_rig.core(f"spoke-{spoke}").list_pod_for_all_namespaces().items
+            if p.metadata.namespace not in ("kube-system",)], 180)
+    pids = e2e_rig.dir / "runner" / "container-pids"
+    wait("the pod runner has no container process left",
+         lambda: not pids.exists() or not pids.read_text().strip(), 60)
