@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit e2e e2e-releases rig test-cluster clean
+.PHONY: demo test lint typecheck unit e2e e2e-releases rig test-cluster e2e-cluster clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,10 @@ rig:
 ## test-cluster: the cluster suite: pulumi preview/up/destroy against a real API server and OCM's controllers
 test-cluster: $(STAMP) rig
 	$(BIN)/python -m pytest -p no:xdist -q -m cluster tests/cluster
+
+## e2e-cluster: real spokes (own API servers, OCM's work agent), the rig's pod runner and a Flower run across them (root)
+e2e-cluster: $(STAMP) rig
+	$(BIN)/python -m pytest -p no:xdist -q -s -m cluster tests/cluster/test_e2e.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
