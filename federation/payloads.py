@@ -58,7 +58,7 @@ def name_problems(spec: FederationSpec) -> Iterator[Problem]:
         path = f"federation.clientApps[{i}].name"
         yield from _name("ManifestWorkReplicaSet", ocm.mwrs_name(spec, app), "subdomain", path,
                          "shorten federation.name or the ClientApp name")
-        yield from _name("ClientApp Deployment", ocm.clientapp_deployment_name(app), "subdomain", path,
+        yield from _name("ClientApp Deployment", ocm.clientapp_deployment_name(spec, app), "subdomain", path,
                          "shorten the ClientApp name")
 
 

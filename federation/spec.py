@@ -591,12 +591,16 @@ class ClientAppSpec(Model):
 
 
 class OcmSettings(Model):
-    """How SuperNodes and ClientApps reach the managed clusters through OCM."""
+    """How SuperNodes and ClientApps reach the managed clusters through OCM.
+
+    `addonName` and `agentNamespace` default to `<federation name>-supernode` (see
+    :func:`derived_defaults`), so federations side by side on one hub or spoke never share them.
+    """
 
     namespace: DnsLabel | None = None
     addon_name: DnsLabel = "flower-supernode"
     install_strategy: Literal["Placements", "Manual"] = "Placements"
-    agent_namespace: DnsLabel = "flower"
+    agent_namespace: DnsLabel = "flower-supernode"
     max_manifest_bytes: Int = Field(default=400 * 1024, ge=1024, le=500 * 1024)
     variables: dict[OcmVariable, str] = {}
 
@@ -624,6 +628,40 @@ class LocalSpec(Model):
 # --- The federation ---------------------------------------------------------------------
 
 
+def derived_defaults(name: str) -> dict[tuple[str, ...], str]:
+    """Defaults that derive from the federation's name, by field path (snake_case).
+
+    Cluster-scoped and per-namespace objects of two federations on one hub or managed cluster must not
+    collide: the hub namespace, the addon (ClusterManagementAddOn, AddOnTemplates, the
+    `feature.open-cluster-management.io/addon-<name>` label) and the SuperNodes' namespace on the spokes.
+    A derived value that would not be a DNS label is not applied (validation reports `name`).
+    """
+    derived = {("hub", "namespace"): f"{name}-system",
+               ("distribution", "ocm", "addon_name"): f"{name}-supernode",
+               ("distribution", "ocm", "agent_namespace"): f"{name}-supernode"}
+    return {path: value for path, value in derived.items() if is_dns_label(value)}
+
+
+def _fill(part: object, path: tuple[str, ...], value: str) -> object:
+    """`part` (absent, a mapping or a model) with the field at `path` set to `value` unless the user set it."""
+    field, rest = path[0], path[1:]
+    alias = to_camel(field)
+    if part is None:
+        part = {}
+    if isinstance(part, dict):
+        key = alias if alias in part else field if field in part else None
+        if not rest:
+            return part if key is not None else {**part, alias: value}
+        return {**part, key or alias: _fill(part.get(key) if key else None, rest, value)}
+    if isinstance(part, BaseModel):
+        if not rest:
+            return part if field in part.model_fields_set else part.model_copy(update={field: value})
+        child = getattr(part, field, None)
+        filled = _fill(child, rest, value)
+        return part if filled is child else part.model_copy(update={field: filled})
+    return part  # anything else is left to the field's own validation
+
+
 class FederationSpec(Model):
     """A whole federation: hub, SuperNode pools, ClientApps, distribution and local settings."""
 
@@ -635,6 +673,20 @@ class FederationSpec(Model):
     client_apps: list[ClientAppSpec] = []
     distribution: Distribution = Distribution()
     local: LocalSpec = LocalSpec()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _names_follow_the_federation(cls, data: object) -> object:
+        """Fill the :func:`derived_defaults` the declaration leaves out."""
+        if not isinstance(data, dict):
+            return data
+        name = data.get("name", "flower")
+        if not isinstance(name, str) or not is_dns_label(name):
+            return data
+        out: object = data
+        for path, value in derived_defaults(name).items():
+            out = _fill(out, path, value)
+        return out
 
     @property
     def ocm_namespace(self) -> str:

@@ -282,7 +282,7 @@ def test_ca_is_public_configmap_and_node_key_is_mounted_from_spoke_secret() -> N
         assert find(items, "ConfigMap")["data"] == {"ca.crt": CA}
         pod = find(items, "Deployment")["spec"]["template"]["spec"]
         secrets = [v["secret"]["secretName"] for v in pod["volumes"] if "secret" in v]
-        assert secrets == [ocm.NODE_AUTH_SECRET]
+        assert secrets == [ocm.node_auth_secret_name(spec)]
         mounts = {m["mountPath"] for m in pod["containers"][0]["volumeMounts"]}
         assert {flower.CONTAINER.tls_dir, flower.CONTAINER.auth_dir} <= mounts
     insecure = spec_of("subprocess-gpu")
@@ -366,7 +366,7 @@ def test_process_isolation_service_and_network_policy() -> None:
     objs = objects(spec)
     rendered = render_on_cluster(spec, objs, "cpu", "c1")
     service = find(rendered, "Service")
-    assert service["metadata"]["name"] == ocm.SUPERNODE
+    assert service["metadata"]["name"] == ocm.supernode_name(spec)
     assert service["spec"]["ports"][0]["port"] == flower.SUPERNODE_RUNTIME_PORT
     deployment = find(rendered, "Deployment")
     pod_labels = deployment["spec"]["template"]["metadata"]["labels"]
@@ -484,7 +484,7 @@ def test_adc_registries_and_resources() -> None:
     adc = ocm.deployment_config(spec, spec.pool("cpu"), ADDRESS)
     assert adc["spec"]["registries"] == [{"source": "docker.io/flwr", "mirror": "registry.example.com/flwr"}]
     (req,) = adc["spec"]["resourceRequirements"]
-    assert req["containerID"] == f"deployments:{ocm.SUPERNODE}:{ocm.SUPERNODE_CONTAINER}"
+    assert req["containerID"] == f"deployments:{ocm.supernode_name(spec)}:{ocm.SUPERNODE_CONTAINER}"
     assert req["resources"] == {"requests": {"cpu": "250m", "memory": "512Mi"}, "limits": {"cpu": "1", "memory": "1Gi"}}
 
 
@@ -512,7 +512,8 @@ def test_validate_reports_oversized_payloads() -> None:
     found = problems_of(data)
     paths = sorted({p.split(":")[0] for p in found})
     assert paths == ["federation.clientApps[0]", "federation.clientApps[1]", "federation.pools[0]", "federation.pools[1]"]
-    assert any("AddOnTemplate 'flower-supernode-cpu' is " in p and "maxManifestBytes (1024)" in p for p in found)
+    prod = spec_of("prod")
+    assert any(f"AddOnTemplate '{ocm.template_name(prod, prod.pool('cpu'))}' is " in p and "maxManifestBytes (1024)" in p for p in found)
     assert any("ManifestWorkReplicaSet 'flower-prod-trainer-gpu' is " in p for p in found)
 
 
@@ -552,21 +553,21 @@ def test_process_pools_provision_the_superexec_secret_on_the_spoke(variant: str)
             assert "--superexec-auth-secret-file" not in args
             continue
         role, binding = find(items, "Role"), find(items, "RoleBinding")
-        assert role["metadata"] == binding["metadata"] | {"name": addon.SECRET_WRITER}
+        assert role["metadata"] == binding["metadata"] | {"name": ocm.secret_writer_name(spec)}
         assert role["metadata"]["namespace"] == ns
         # Least privilege: create Secrets (RBAC cannot name a Secret that does not exist yet), get only that one.
         assert role["rules"] == [
             {"apiGroups": [""], "resources": ["secrets"], "verbs": ["create"]},
-            {"apiGroups": [""], "resources": ["secrets"], "resourceNames": [common.SPOKE_SUPEREXEC_SECRET], "verbs": ["get"]},
+            {"apiGroups": [""], "resources": ["secrets"], "resourceNames": [ocm.spoke_superexec_secret_name(spec)], "verbs": ["get"]},
         ]
-        assert binding["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": addon.SECRET_WRITER}
+        assert binding["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": ocm.secret_writer_name(spec)}
         assert binding["subjects"] == [{"kind": "ServiceAccount", "name": pod["serviceAccountName"], "namespace": ns}]
         assert kinds.index("Role") < kinds.index("RoleBinding") < kinds.index("Deployment")
         # The SuperNode reads the secret from a memory emptyDir filled by the init container.
         assert args[args.index("--superexec-auth-secret-file") + 1] == flower.CONTAINER.superexec_secret
         (init,) = pod["initContainers"]
         assert init["name"] == addon.SECRET_INIT_CONTAINER and init["image"] == ctr["image"]
-        assert init["args"][-4:] == [addon.SECRET_INIT_API_DIR, common.SPOKE_SUPEREXEC_SECRET,
+        assert init["args"][-4:] == [addon.SECRET_INIT_API_DIR, ocm.spoke_superexec_secret_name(spec),
                                      flower.CONTAINER.superexec_secret, spec.name]
         assert init["securityContext"] == common.container_security_context()
         vols = {v["name"]: v for v in pod["volumes"]}
@@ -596,7 +597,7 @@ def test_clientapp_superexec_mounts_the_spoke_secret_and_has_grpc_liveness(varia
         args = ctr["command"] + ctr["args"]
         assert args[args.index("--superexec-auth-secret-file") + 1] == flower.CONTAINER.superexec_secret
         (vol,) = [v for v in pod["volumes"] if v["name"] == "superexec-secret"]
-        assert vol["secret"]["secretName"] == common.SPOKE_SUPEREXEC_SECRET
+        assert vol["secret"]["secretName"] == ocm.spoke_superexec_secret_name(spec)
         assert vol["secret"]["items"] == [{"key": common.SPOKE_SUPEREXEC_SECRET_KEY, "path": "secret"}]
         assert {"name": "superexec-secret", "mountPath": flower.CONTAINER.secret_dir, "readOnly": True} in ctr["volumeMounts"]
         assert args[args.index("--health-server-address") + 1] == f"0.0.0.0:{flower.GRPC_HEALTH_PORT}"

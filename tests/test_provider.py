@@ -225,7 +225,7 @@ def test_construct_composes_blocks_passed_by_reference(pulumi_mocks: Any, provid
     pool = deserialize_resource({"urn": pool_state["urn"]})  # what the engine's reference deserializes to
     assert isinstance(pool, SuperNodePool)
     state = _construct(provider, "addon", f"{NAME}:index:FlowerAddon", {"pools": [pool], "superlink": link})
-    assert state["addonName"] == "flower-supernode"
+    assert state["addonName"] == f"{data['name']}-supernode"  # derived from the federation name
     configs = [unwrap(dict(r.inputs)) for r in pulumi_mocks.by_type(":AddOnDeploymentConfig")]
     assert configs and "superlink.example.com:443" in json.dumps(configs)
     with pytest.raises(ValueError, match="did not construct"):

@@ -23,11 +23,12 @@ import pytest
 
 from federation import flower, tls
 from federation.manifests import common
-from federation.manifests.ocm import addon
+from federation.manifests.ocm import addon, names
 from tests.e2e.specs import make_spec
 
 TOKEN = "projected-token"
 NS = "open-cluster-management-agent-addon"
+SECRET_NAME = names.spoke_superexec_secret_name(make_spec(pools=[{"name": "cpu", "isolation": "process"}]))
 
 
 class FakeApi:
@@ -63,7 +64,7 @@ def _handler(api: FakeApi) -> type[BaseHTTPRequestHandler]:
             if not self._authorized():
                 return
             name = self.path.removeprefix(base + "/")
-            if self.path.startswith(base + "/") and name == common.SPOKE_SUPEREXEC_SECRET:
+            if self.path.startswith(base + "/") and name == SECRET_NAME:
                 if name in api.secrets:
                     self._reply(200, api.secrets[name])
                 else:
@@ -118,9 +119,9 @@ def run_init(env: dict[str, str], out: Path) -> subprocess.CompletedProcess[str]
     spec = make_spec(pools=[{"name": "cpu", "isolation": "process"}])
     init, _ = addon.superexec_secret_init(spec, spec.pools[0])
     argv = [*init["command"], *init["args"]]
-    assert argv[0] == "python" and argv[-4:] == [addon.SECRET_INIT_API_DIR, common.SPOKE_SUPEREXEC_SECRET,
+    assert argv[0] == "python" and argv[-4:] == [addon.SECRET_INIT_API_DIR, SECRET_NAME,
                                                   flower.CONTAINER.superexec_secret, "t"]
-    argv = [sys.executable, *argv[1:-4], env["api_dir"], common.SPOKE_SUPEREXEC_SECRET, str(out), "t"]
+    argv = [sys.executable, *argv[1:-4], env["api_dir"], SECRET_NAME, str(out), "t"]
     return subprocess.run(argv, env=env, capture_output=True, text=True, timeout=60)
 
 
@@ -130,7 +131,7 @@ def test_creates_the_secret_once_and_every_pod_reads_the_same_bytes(fake_api: tu
     first, second = tmp_path / "first", tmp_path / "second"
     result = run_init(env, first)
     assert result.returncode == 0, result.stderr
-    created = api.secrets[common.SPOKE_SUPEREXEC_SECRET]
+    created = api.secrets[SECRET_NAME]
     assert created["type"] == "Opaque" and created["metadata"]["labels"]["app.kubernetes.io/instance"] == "t"
     value = base64.b64decode(created["data"][common.SPOKE_SUPEREXEC_SECRET_KEY])
     assert len(value) == 64 and int(value, 16) >= 0  # 32 random bytes, hex (like tls.generate_shared_secret)

@@ -21,7 +21,6 @@ FLOWER_UID = 49999
 #: The Secret, in a spoke's agent namespace, with the shared secret of its SuperNodes and their
 #: ClientApp SuperExecs (process isolation). Created on the spoke by the SuperNode pod's init container
 #: (:func:`federation.manifests.ocm.addon.superexec_secret_init`), never shipped from the hub.
-SPOKE_SUPEREXEC_SECRET = "flower-superexec-secret"  # noqa: S105 - a Secret's name, not a secret
 #: Its key: the file name the contract reads (``Layout.superexec_secret``).
 SPOKE_SUPEREXEC_SECRET_KEY = "secret"  # noqa: S105
 

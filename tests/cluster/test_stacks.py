@@ -99,7 +99,7 @@ def check_addon_works(spec: FederationSpec, works: list[dict[str, Any]], selecte
         manifests = mw["spec"]["workload"]["manifests"]
         text = json.dumps(manifests)
         assert not re.search(r"\{\{[^}]*\}\}", text), f"{cluster}: unsubstituted template variable"
-        (deployment,) = [m for m in manifests if m["kind"] == "Deployment" and m["metadata"]["name"] == ocm.SUPERNODE]
+        (deployment,) = [m for m in manifests if m["kind"] == "Deployment" and m["metadata"]["name"] == ocm.supernode_name(spec)]
         (container,) = [c for c in deployment["spec"]["template"]["spec"]["containers"] if c["name"] == ocm.SUPERNODE_CONTAINER]
         pool = spec.pool(pool_of[cluster])
         want = ocm.expected_supernode(spec, pool, superlink_address=address, cluster_name=cluster)

@@ -12,22 +12,23 @@ from federation.manifests.common import Obj
 from federation.manifests.ocm.names import (
     ADDON_GROUP,
     API_ADDON,
-    CA_CONFIGMAP,
     CMA_DELETION,
     NODE_AUTH_KEY,
-    NODE_AUTH_SECRET,
-    POOL_LABEL,
     SKIP_AWAIT,
-    SUPERNODE,
     SUPERNODE_CONTAINER,
     VAR_NUM_PARTITIONS,
     VAR_PARTITION_ID,
     VAR_SUPERLINK_ADDRESS,
+    ca_configmap_name,
     clientapp_selector,
     cluster_config_name,
     config_name,
+    node_auth_secret_name,
     placement_name,
+    secret_writer_name,
+    spoke_superexec_secret_name,
     supernode_labels,
+    supernode_name,
     template_name,
     uses_tls,
 )
@@ -37,8 +38,6 @@ from federation.templating import Token
 
 #: The SuperNode pod's init container that provisions the spoke's SuperExec secret (process isolation).
 SECRET_INIT_CONTAINER = "superexec-secret"  # noqa: S105 - a container name
-#: The Role/RoleBinding that lets that init container (and nothing else) create and read it.
-SECRET_WRITER = "flower-superexec-secret-writer"  # noqa: S105 - an RBAC object name
 #: Where the init container (only it) finds a short-lived API token, the cluster CA and its namespace.
 SECRET_INIT_API_DIR = "/var/run/secrets/flower-superexec-init"  # noqa: S105 - a mount path
 #: Lifetime of that projected token (the kubelet's minimum is 10 minutes).
@@ -77,14 +76,14 @@ def superexec_secret_init(spec: FederationSpec, pool: PoolSpec) -> tuple[Obj, li
     """The init container that provisions the spoke's SuperExec secret, and the volumes it needs.
 
     The secret never exists on the hub: AddOnTemplates and ManifestWorks are plain text there. The
-    SuperNode pod's init container creates the Secret :data:`~federation.manifests.common.SPOKE_SUPEREXEC_SECRET`
+    SuperNode pod's init container creates the Secret :func:`~federation.manifests.ocm.names.spoke_superexec_secret_name`
     in the agent namespace when absent and copies its value into a memory-backed emptyDir the SuperNode
     reads (`--superexec-auth-secret-file`); the ClientApp SuperExec pods mount the Secret itself. Only
     this container gets an API token (a projected, 10-minute one; the pod does not automount one), bound
-    by :data:`SECRET_WRITER` to `create` Secrets and `get` that one.
+    by :func:`~federation.manifests.ocm.names.secret_writer_name` to `create` Secrets and `get` that one.
     """
     secret_file = PurePosixPath(flower.CONTAINER.superexec_secret)
-    process = flower.Process(argv=("python", "-c", _SECRET_INIT, SECRET_INIT_API_DIR, common.SPOKE_SUPEREXEC_SECRET,
+    process = flower.Process(argv=("python", "-c", _SECRET_INIT, SECRET_INIT_API_DIR, spoke_superexec_secret_name(spec),
                                    str(secret_file), spec.name))
     mounts: list[Obj] = [{"name": "superexec-secret", "mountPath": str(secret_file.parent)},
               {"name": "superexec-secret-api", "mountPath": SECRET_INIT_API_DIR, "readOnly": True}]
@@ -112,16 +111,16 @@ def superexec_secret_rbac(spec: FederationSpec, pool: PoolSpec) -> list[Obj]:
     labels = supernode_labels(spec, pool)
     return [
         {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
-         "metadata": common.metadata(SECRET_WRITER, ns, labels=labels),
+         "metadata": common.metadata(secret_writer_name(spec), ns, labels=labels),
          "rules": [
              {"apiGroups": [""], "resources": ["secrets"], "verbs": ["create"]},
-             {"apiGroups": [""], "resources": ["secrets"], "resourceNames": [common.SPOKE_SUPEREXEC_SECRET],
+             {"apiGroups": [""], "resources": ["secrets"], "resourceNames": [spoke_superexec_secret_name(spec)],
               "verbs": ["get"]},
          ]},
         {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
-         "metadata": common.metadata(SECRET_WRITER, ns, labels=labels),
-         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": SECRET_WRITER},
-         "subjects": [{"kind": "ServiceAccount", "name": SUPERNODE, "namespace": ns}]},
+         "metadata": common.metadata(secret_writer_name(spec), ns, labels=labels),
+         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": secret_writer_name(spec)},
+         "subjects": [{"kind": "ServiceAccount", "name": supernode_name(spec), "namespace": ns}]},
     ]
 
 
@@ -186,11 +185,12 @@ def supernode_deployment(spec: FederationSpec, pool: PoolSpec) -> Obj:
     skip: list[str] = []
     vols, mounts = common.scratch_volumes(process, skip=skip)
     if uses_tls(spec):
-        vols.append({"name": "ca", "configMap": {"name": CA_CONFIGMAP, "items": [{"key": "ca.crt", "path": "ca.crt"}]}})
+        vols.append({"name": "ca", "configMap": {"name": ca_configmap_name(spec),
+                                                 "items": [{"key": "ca.crt", "path": "ca.crt"}]}})
         mounts.append({"name": "ca", "mountPath": flower.CONTAINER.tls_dir, "readOnly": True})
     if spec.hub.supernode_auth.enabled:
         vols.append({"name": "node-auth", "secret": {
-            "secretName": NODE_AUTH_SECRET, "defaultMode": 0o440,
+            "secretName": node_auth_secret_name(spec), "defaultMode": 0o440,
             "items": [{"key": NODE_AUTH_KEY, "path": "private-key"}]}})
         mounts.append({"name": "node-auth", "mountPath": flower.CONTAINER.auth_dir, "readOnly": True})
     init: list[Obj] = []
@@ -206,7 +206,7 @@ def supernode_deployment(spec: FederationSpec, pool: PoolSpec) -> Obj:
         ports=[{"name": "runtime-api", "containerPort": flower.SUPERNODE_RUNTIME_PORT, "protocol": "TCP"}],
     )
     pod: Obj = {
-        "serviceAccountName": SUPERNODE,
+        "serviceAccountName": supernode_name(spec),
         "automountServiceAccountToken": False,
         "shareProcessNamespace": True,  # the pause container reaps flwr-clientapp zombies
         "securityContext": common.pod_security_context(),
@@ -223,11 +223,12 @@ def supernode_deployment(spec: FederationSpec, pool: PoolSpec) -> Obj:
             pod["nodeSelector"] = dict(sorted(gpu.node_selector.items()))
         if gpu.tolerations:
             pod["tolerations"] = common.tolerations(gpu.tolerations)
-    selector = {**common.selector_labels(spec, "supernode"), POOL_LABEL: pool.name}
+    # Never the pool: a cluster that changes pool updates this Deployment, and spec.selector is immutable.
+    selector = common.selector_labels(spec, "supernode")
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
-        "metadata": common.metadata(SUPERNODE, ns, labels=supernode_labels(spec, pool)),
+        "metadata": common.metadata(supernode_name(spec), ns, labels=supernode_labels(spec, pool)),
         "spec": {
             "replicas": pool.replicas,
             # Replicas share one identity (node key, cluster name): never run old and new side by side.
@@ -250,7 +251,7 @@ def template_manifests(spec: FederationSpec, pool: PoolSpec, ca_certificate: Any
         {"apiVersion": "v1", "kind": "Namespace",
          "metadata": common.metadata(ns, labels={**common.labels(spec, "supernode"),
                                                  "pod-security.kubernetes.io/enforce": "restricted"})},
-        {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": common.metadata(SUPERNODE, ns, labels=labels),
+        {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": common.metadata(supernode_name(spec), ns, labels=labels),
          "automountServiceAccountToken": False},
     ]
     if uses_tls(spec):
@@ -258,16 +259,17 @@ def template_manifests(spec: FederationSpec, pool: PoolSpec, ca_certificate: Any
             raise ValueError("TLS is on: the AddOnTemplate needs the CA certificate (PEM)")
         if isinstance(ca_certificate, str) and "PRIVATE KEY" in ca_certificate:
             raise ValueError("refusing to put private key material into an AddOnTemplate")
-        out.append({"apiVersion": "v1", "kind": "ConfigMap", "metadata": common.metadata(CA_CONFIGMAP, ns, labels=labels),
+        out.append({"apiVersion": "v1", "kind": "ConfigMap",
+                    "metadata": common.metadata(ca_configmap_name(spec), ns, labels=labels),
                     "data": {"ca.crt": ca_certificate}})
     if flower.pool_uses_superexec_secret(pool):
         out += superexec_secret_rbac(spec, pool)
     out.append(supernode_deployment(spec, pool))
-    selector = {**common.selector_labels(spec, "supernode"), POOL_LABEL: pool.name}
+    selector = common.selector_labels(spec, "supernode")
     ingress: list[Obj] = []
     if pool.isolation == "process":
         out.append({
-            "apiVersion": "v1", "kind": "Service", "metadata": common.metadata(SUPERNODE, ns, labels=labels),
+            "apiVersion": "v1", "kind": "Service", "metadata": common.metadata(supernode_name(spec), ns, labels=labels),
             "spec": {"type": "ClusterIP", "selector": selector, "ports": [
                 {"name": "runtime-api", "port": flower.SUPERNODE_RUNTIME_PORT, "targetPort": "runtime-api",
                  "protocol": "TCP"}]},
@@ -278,7 +280,7 @@ def template_manifests(spec: FederationSpec, pool: PoolSpec, ca_certificate: Any
     # Subprocess isolation: nothing may (the SuperNode only dials out).
     out.append({
         "apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
-        "metadata": common.metadata(SUPERNODE, ns, labels=labels),
+        "metadata": common.metadata(supernode_name(spec), ns, labels=labels),
         "spec": {"podSelector": {"matchLabels": selector}, "policyTypes": ["Ingress"], "ingress": ingress},
     })
     return out
@@ -320,7 +322,7 @@ def deployment_config(spec: FederationSpec, pool: PoolSpec, superlink_address: A
         "agentInstallNamespace": "",
         "customizedVariables": _variables(spec, superlink_address, extra),
         "resourceRequirements": [{
-            "containerID": f"deployments:{SUPERNODE}:{SUPERNODE_CONTAINER}",
+            "containerID": f"deployments:{supernode_name(spec)}:{SUPERNODE_CONTAINER}",
             "resources": supernode_resources(pool),
         }],
     }

@@ -12,11 +12,12 @@ from federation.manifests.ocm.names import (
     CLIENTAPP_CONTAINER,
     CLIENTAPP_LABEL,
     MWRS_AWAIT,
-    SUPERNODE,
     clientapp_deployment_name,
     clientapp_selector,
     mwrs_name,
     placement_name,
+    spoke_superexec_secret_name,
+    supernode_name,
 )
 from federation.manifests.ocm.placement import rollout_strategy
 from federation.spec import ClientAppSpec, FederationSpec, RolloutStrategy
@@ -31,12 +32,12 @@ PROGRESSING_CEL = (
 def clientapp_deployment(spec: FederationSpec, app: ClientAppSpec) -> Obj:
     """The ClientApp SuperExec Deployment (process isolation), dialling the SuperNode Service."""
     ns = spec.distribution.ocm.agent_namespace
-    process = flower.clientapp_superexec(flower.CONTAINER, supernode_host=SUPERNODE)
+    process = flower.clientapp_superexec(flower.CONTAINER, supernode_host=supernode_name(spec))
     vols, mounts = common.scratch_volumes(process)
     # The secret its SuperNode requires (created on the spoke by the SuperNode pod; see
     # addon.superexec_secret_init). Until it exists the kubelet keeps this pod waiting for the volume.
     vols.append({"name": "superexec-secret", "secret": {
-        "secretName": common.SPOKE_SUPEREXEC_SECRET, "defaultMode": 0o440,
+        "secretName": spoke_superexec_secret_name(spec), "defaultMode": 0o440,
         "items": [{"key": common.SPOKE_SUPEREXEC_SECRET_KEY, "path": PurePosixPath(flower.CONTAINER.superexec_secret).name}]}})
     mounts.append({"name": "superexec-secret", "mountPath": flower.CONTAINER.secret_dir, "readOnly": True})
     gpu = spec.client_app_gpu(app)
@@ -61,7 +62,7 @@ def clientapp_deployment(spec: FederationSpec, app: ClientAppSpec) -> Obj:
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
-        "metadata": common.metadata(clientapp_deployment_name(app), ns, labels=labels),
+        "metadata": common.metadata(clientapp_deployment_name(spec, app), ns, labels=labels),
         "spec": {
             "replicas": 1,  # one SuperExec per SuperNode Runtime API
             "strategy": {"type": "Recreate"},

@@ -14,14 +14,9 @@ ADDON_GROUP = "addon.open-cluster-management.io"
 VAR_SUPERLINK_ADDRESS = "FLOWER_SUPERLINK_ADDRESS"
 VAR_PARTITION_ID = "FLOWER_PARTITION_ID"
 VAR_NUM_PARTITIONS = "FLOWER_NUM_PARTITIONS"
-#: Names of the objects on the managed clusters (one pool per cluster, so they are pool-independent
-#: and one ClientApp MWRS can target several pools).
-SUPERNODE = "flower-supernode"
 SUPERNODE_CONTAINER = "supernode"
 CLIENTAPP_CONTAINER = "superexec"
-CA_CONFIGMAP = "flower-ca"
-#: Secret expected on each spoke (provisioned out of band) holding the SuperNode's OpenSSH EC key.
-NODE_AUTH_SECRET = "flower-supernode-auth"  # noqa: S105 - a Secret's name, not a secret
+#: Key of the node-auth Secret (:func:`node_auth_secret_name`) holding the SuperNode's OpenSSH EC key.
 NODE_AUTH_KEY = "private-key"
 POOL_LABEL = "flower-federation/pool"
 CLIENTAPP_LABEL = "flower-federation/clientapp"
@@ -64,9 +59,39 @@ def mwrs_name(spec: FederationSpec, app: ClientAppSpec) -> str:
     return f"{spec.name}-{app.name}"
 
 
-def clientapp_deployment_name(app: ClientAppSpec) -> str:
+# Names of the objects on the managed clusters: one pool per cluster and federation, so they are
+# pool-independent (one ClientApp MWRS can target several pools, and a cluster that changes pool updates
+# its objects in place) and carry the federation's name (two federations never share one).
+
+
+def supernode_name(spec: FederationSpec) -> str:
+    """The SuperNode Deployment, ServiceAccount, Service and NetworkPolicy on a managed cluster."""
+    return f"{spec.name}-supernode"
+
+
+def ca_configmap_name(spec: FederationSpec) -> str:
+    """The ConfigMap with the CA certificate the SuperNodes trust."""
+    return f"{spec.name}-ca"
+
+
+def node_auth_secret_name(spec: FederationSpec) -> str:
+    """The Secret expected on each spoke (provisioned out of band) with the SuperNode's private key."""
+    return f"{spec.name}-supernode-auth"
+
+
+def spoke_superexec_secret_name(spec: FederationSpec) -> str:
+    """The spoke's SuperExec Secret (created on the spoke by the SuperNode pod's init container)."""
+    return f"{spec.name}-superexec-secret"
+
+
+def secret_writer_name(spec: FederationSpec) -> str:
+    """The Role/RoleBinding that lets that init container (and nothing else) create and read it."""
+    return f"{spec.name}-superexec-secret-writer"
+
+
+def clientapp_deployment_name(spec: FederationSpec, app: ClientAppSpec) -> str:
     """The ClientApp SuperExec Deployment on a managed cluster."""
-    return f"flower-clientapp-{app.name}"
+    return f"{spec.name}-clientapp-{app.name}"
 
 
 def superlink_address(spec: FederationSpec) -> str:
