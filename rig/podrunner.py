@@ -14,9 +14,12 @@ to that Node:
   itself (pods/binding);
 * each pod gets a network namespace (veth to the rig's bridge, an address of the rig's private
   /24), `/etc/netns/<ns>/hosts` mapping Service names (name, name.ns, name.ns.svc,
-  name.ns.svc.cluster.local; from the cluster's EndpointSlices: no kube-proxy, a Service is its ready
-  endpoint's address) and LoadBalancer ingress hostnames (from every cluster) to pod addresses, and
-  a resolv.conf that fails fast;
+  name.ns.svc.cluster.local) and LoadBalancer ingress hostnames (from every cluster) to the
+  Service's address, and a resolv.conf that fails fast. No kube-proxy: each Service gets a stable
+  address of the /24 that the runner puts on its ready endpoint pod's interface (from the cluster's
+  EndpointSlices; moved when that pod changes), so a name resolved once (nginx resolves its upstream
+  at start) stays valid across pod restarts, as a ClusterIP does. Target ports equal Service ports
+  in the project's manifests, which this needs;
 * volumes come from the API server: Secrets, ConfigMaps, downwardAPI, projected (serviceAccountToken
   through the TokenRequest API), emptyDirs, PVCs (the bound PV's hostPath, or a directory per claim
   that survives the pod); fsGroup owns them; each container runs in a private mount namespace
@@ -154,14 +157,16 @@ class Network:
                 shutil.rmtree(f"/etc/netns/{name}", ignore_errors=True)
         sh("ip", "link", "del", self.bridge, check=False)
 
-    def alloc(self) -> str:
+    def alloc(self, vip: bool = False) -> str:
+        """A pod address (.10-.127) or a Service address (.128-.254) of the rig's /24."""
+        hosts = list(self.net.hosts())
         with self.lock:
-            for host in list(self.net.hosts())[9:]:
+            for host in (hosts[127:] if vip else hosts[9:126]):
                 ip = str(host)
                 if ip not in self.used and ip != self.gateway:
                     self.used.add(ip)
                     return ip
-        raise RuntimeError(f"no free address in {self.net}")
+        raise RuntimeError(f"no free {'Service' if vip else 'pod'} address in {self.net}")
 
     def release(self, ip: str) -> None:
         with self.lock:
@@ -857,7 +862,8 @@ class ClusterAgent:
         self.dir = runner.dir / "pods" / self.name
         self.dir.mkdir(parents=True, exist_ok=True)
         self.workers: dict[str, PodWorker] = {}
-        self.services: dict[tuple[str, str], str] = {}
+        self.services: dict[tuple[str, str], str] = {}  # (namespace, name) -> the Service's address
+        self.holders: dict[tuple[str, str], str] = {}  # (namespace, name) -> netns holding that address
         self.last_beat = 0.0
 
     def remember_pid(self, c: Container) -> None:
@@ -965,6 +971,13 @@ class ClusterAgent:
             log(f"{self.name}: pod {m['namespace']}/{m['name']} stopped and removed")
 
     def refresh_services(self) -> None:
+        svcs = self.api.get("/api/v1/services")["items"]
+        keys = {(v["metadata"]["namespace"], v["metadata"]["name"]) for v in svcs}
+        for key in keys - set(self.services):
+            self.services[key] = self.net.alloc(vip=True)
+        for key in set(self.services) - keys:
+            self.move_vip(key, None)
+            self.net.release(self.services.pop(key))
         slices = self.api.get("/apis/discovery.k8s.io/v1/endpointslices")["items"]
         ready: dict[tuple[str, str], str] = {}
         for s in slices:
@@ -977,16 +990,36 @@ class ClusterAgent:
                     with contextlib.suppress(ValueError):
                         if ipaddress.ip_address(addr) in self.net.net:
                             ready.setdefault((s["metadata"]["namespace"], svc), addr)
-        self.services = ready
+        by_ip = {w.ip: w.netns for w in self.workers.values() if w.ip and not w.finished.is_set()}
+        for key in self.services:
+            holder = by_ip.get(ready.get(key, ""))
+            if holder != self.holders.get(key):
+                self.move_vip(key, holder)
         lbs: dict[str, str] = {}
-        for svc in self.api.get("/api/v1/services")["items"]:
+        for svc in svcs:
             if svc["spec"].get("type") != "LoadBalancer":
                 continue
             key = (svc["metadata"]["namespace"], svc["metadata"]["name"])
             for ing in (svc.get("status", {}).get("loadBalancer") or {}).get("ingress") or []:
-                if ing.get("hostname") and key in ready:
-                    lbs[ing["hostname"]] = ready[key]
+                if ing.get("hostname"):
+                    lbs[ing["hostname"]] = self.services[key]
         self.runner.lb_parts[self.name] = lbs
+
+    def move_vip(self, key: tuple[str, str], holder: str | None) -> None:
+        """Put the Service address of KEY on HOLDER's interface (off the previous holder's)."""
+        vip = self.services[key]
+        old = self.holders.pop(key, None)
+        if old:
+            sh("ip", "-n", old, "addr", "del", f"{vip}/32", "dev", "eth0", check=False)
+        if holder:
+            sh("ip", "-n", holder, "addr", "add", f"{vip}/32", "dev", "eth0", check=False)
+            self.holders[key] = holder
+            log(f"{self.name}: Service {key[0]}/{key[1]} {vip} -> pod netns {holder}")
+        # forget the old owner's MAC everywhere (the address moved)
+        for a in self.runner.agents:
+            for w in list(a.workers.values()):
+                if w.ip and w.netns != holder:
+                    sh("ip", "-n", w.netns, "neigh", "flush", "to", vip, check=False)
 
 
 class Runner:
