@@ -5,6 +5,7 @@ this module only adds what needs Pulumi: generated key material kept stable in s
 (:mod:`components.keys`), secret wrapping, resource options and outputs.
 """
 
+from collections.abc import Mapping
 from typing import Any, TypedDict
 
 import pulumi
@@ -14,6 +15,7 @@ from components._common import depends_on_list, track, type_token
 from components.args import FlowerArgs, HubArgs, as_part
 from components.keys import SharedSecret, SuperLinkCertificate
 from federation import flower
+from federation.errors import SpecError
 from federation.loading import parse_part
 from federation.manifests import hub
 from federation.manifests.hub import HubSecrets
@@ -42,8 +44,8 @@ REPLACE_ON_CHANGES: dict[str, list[str]] = {
     "PersistentVolumeClaim": ["spec.storageClassName", "spec.accessModes"],
     "Secret": ["type"],
 }
-#: Kinds a SuperLink/SuperExec pod needs before it can start.
-_POD_PREREQUISITES = ("ServiceAccount", "Secret", "PersistentVolumeClaim")
+#: Kinds a SuperLink/SuperExec/proxy pod needs before it can start (it mounts Secrets, ConfigMaps, the PVC).
+_POD_PREREQUISITES = ("ServiceAccount", "Secret", "ConfigMap", "PersistentVolumeClaim")
 
 
 class SuperLinkArgs(TypedDict, total=False):
@@ -61,7 +63,9 @@ class SuperLinkArgs(TypedDict, total=False):
     flower: FlowerArgs | None
     """The Flower release, images and registry settings (the `flower` section; default: the supported release)."""
     existing_ca_certificate: pulumi.Input[str] | None
-    """tls.mode existingSecret only: the CA PEM of the user's Secret, echoed as `ca_certificate` for clients."""
+    """tls.mode existingSecret only: the CA PEM clients trust, instead of the Secret's `ca.crt` (e.g. a bundle).
+
+    Left out (the default program): the Secret's own `ca.crt`, read from the hub."""
 
 
 def child_name(component: str, obj: dict[str, Any]) -> str:
@@ -96,11 +100,14 @@ class SuperLink(pulumi.ComponentResource):
     """
 
     in_cluster_address: pulumi.Output[str]
-    """`host:port` of the SuperLink inside the hub cluster (Service DNS name)."""
+    """`host:port` of the Fleet address inside the hub cluster (the exposed Service: the Fleet proxy)."""
+    control_address: pulumi.Output[str]
+    """`host:port` of the SuperLink's own port inside the hub (`<name>-superlink-api`): the Control API
+    for `flwr` run from a pod named in `hub.controlClients`, and the Fleet and Runtime APIs unproxied."""
     external_address: pulumi.Output[str | None]
     """`host:port` SuperNodes on other clusters dial; None without externalNames/externalIPs."""
     ca_certificate: pulumi.Output[str | None]
-    """PEM of the CA clients must trust (public); None in insecure mode or unknown existingSecret."""
+    """PEM of the CA clients must trust (public): generated, or the existing Secret's `ca.crt`; None if insecure."""
     tls_secret_name: pulumi.Output[str | None]
     """Name of the `kubernetes.io/tls` Secret the SuperLink mounts; None in insecure mode."""
     superexec_secret_name: pulumi.Output[str | None]
@@ -131,6 +138,8 @@ class SuperLink(pulumi.ComponentResource):
         self.certificate: SuperLinkCertificate | None = None
         self.shared_secret: SharedSecret | None = None
         self.resources: dict[str, pulumi.CustomResource] = {}
+        #: existingSecret mode: the user's TLS Secret as read from the hub (a read, never managed).
+        self.existing_tls_secret: k8s.core.v1.Secret | None = None
 
         material: dict[str, Any] = {}
         ca_certificate: pulumi.Input[str] | None = None
@@ -155,7 +164,11 @@ class SuperLink(pulumi.ComponentResource):
                 lambda pems: hub.tls_checksum(*pems) if all(pems) else None
             )
         elif spec.hub.tls.mode == "existingSecret":
-            ca_certificate = existing_ca_certificate
+            checked = self._read_tls_secret(name, spec, opts)
+            ca_certificate = existing_ca_certificate if existing_ca_certificate is not None else \
+                pulumi.Output.unsecret(checked.apply(lambda t: t.ca_certificate))
+            # Public certificates only: the annotation stays readable in the diff.
+            material["tls_checksum"] = pulumi.Output.unsecret(checked.apply(lambda t: t.checksum))
         if flower.uses_superexec_secret(spec):
             shared = SharedSecret(f"{name}-superexec-secret", opts=pulumi.ResourceOptions(parent=self))
             self.shared_secret = shared
@@ -182,6 +195,7 @@ class SuperLink(pulumi.ComponentResource):
 
         in_cluster, external = hub.superlink_addresses(spec)
         self.in_cluster_address = pulumi.Output.from_input(in_cluster)
+        self.control_address = pulumi.Output.from_input(hub.api_address(spec))
         self.external_address = pulumi.Output.from_input(external)
         self.ca_certificate = pulumi.Output.from_input(ca_certificate)
         self.tls_secret_name = self._name_of("Secret", hub.tls_secret_name(spec))
@@ -189,12 +203,39 @@ class SuperLink(pulumi.ComponentResource):
         self.namespace = self._name_of("Namespace", spec.hub.namespace)
         self.register_outputs({
             "in_cluster_address": self.in_cluster_address,
+            "control_address": self.control_address,
             "external_address": self.external_address,
             "ca_certificate": self.ca_certificate,
             "tls_secret_name": self.tls_secret_name,
             "superexec_secret_name": self.superexec_secret_name,
             "namespace": self.namespace,
         })
+
+    def _read_tls_secret(self, name: str, spec: FederationSpec,
+                         opts: pulumi.ResourceOptions | None) -> pulumi.Output[hub.ExistingTls]:
+        """Read the user's TLS Secret from the hub (`pulumi preview` reads it too) and check it against the contract.
+
+        A Secret without a key the pods mount, with a certificate not issued by its `ca.crt`, expired or
+        missing a SAN clients verify fails the program with one line per problem naming the Secret
+        (:func:`federation.manifests.hub.check_tls_secret`), before any pod could crash-loop on it.
+        """
+        secret_id = f"{spec.hub.namespace}/{spec.hub.tls.secret_name}"
+        read = k8s.core.v1.Secret.get(
+            f"{name}-existing-tls", secret_id,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=depends_on_list(opts) or None),
+        )
+        self.existing_tls_secret = read
+
+        def check(data: Mapping[str, str] | None) -> hub.ExistingTls:
+            try:
+                return hub.check_tls_secret(spec, data)
+            except SpecError as exc:
+                # RunError: reported as the program's error without a traceback.
+                raise pulumi.RunError("the existing TLS Secret does not fit the SuperLink:\n"
+                                      + "\n".join(str(p) for p in exc.problems)) from None
+
+        checked: pulumi.Output[hub.ExistingTls] = read.data.apply(check)
+        return checked
 
     def _register(self, component: str, obj: dict[str, Any], depends_on: list[pulumi.Resource]) -> pulumi.CustomResource:
         cls = _KINDS[(obj["apiVersion"], obj["kind"])]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import copy
 import functools
 from collections.abc import Iterator
@@ -14,7 +15,7 @@ import pytest
 
 from components.keys import KEY_TYPE, SuperLinkCertificateProvider
 from components.superlink import REPLACE_ON_CHANGES, TYPE_TOKEN, SuperLink, SuperLinkArgs
-from federation import flower
+from federation import flower, tls
 from federation.flower import CONTAINER
 from federation.loading import parse_spec, read_stack_config, stack_file
 from federation.manifests import hub
@@ -81,10 +82,33 @@ def _material(name: str, dns: tuple[str, ...], ips: tuple[str, ...], validity: i
     return outs
 
 
+def b64(text: str) -> str:
+    return base64.b64encode(text.encode()).decode()
+
+
+@functools.cache
+def _existing_pems(dns: tuple[str, ...], ips: tuple[str, ...], days: int = 90) -> tuple[str, str, str]:
+    """(tls.crt, tls.key, ca.crt) of a CA and server certificate made as an operator would (not by Pulumi)."""
+    ca = tls.generate_ca("operator CA", validity_days=days)
+    cert = tls.issue_server_certificate(ca, dns_names=list(dns), ip_addresses=list(ips), validity_days=days)
+    return cert.cert_pem, cert.key_pem, cert.ca_cert_pem
+
+
+def existing_secret_data(spec: Any, **replace: str | None) -> dict[str, str]:
+    """`data` of a valid existing TLS Secret for `spec` (base64, as the API returns it); `replace` edits PEMs."""
+    dns, ips = hub.superlink_sans(spec)
+    pems = dict(zip(hub.TLS_SECRET_KEYS, _existing_pems(tuple(dns), tuple(ips)), strict=True))
+    pems.update(replace)
+    return {k: b64(v) for k, v in pems.items() if v is not None}
+
+
 def inject_state(mocks: Any, component: str, data: dict[str, Any]) -> dict[str, Any]:
-    """What the engine would hold in state after `create`: real certificates and a fixed shared secret."""
+    """What the engine would hold in state after `create` (real certificates, a fixed shared secret), and on
+    the hub: in existingSecret mode the user's Secret the component reads."""
     spec = parse_spec(data)
     state: dict[str, Any] = {}
+    if spec.hub.tls.mode == "existingSecret":
+        mocks.state[f"{component}-existing-tls"] = {"data": existing_secret_data(spec), "type": "kubernetes.io/tls"}
     if spec.hub.tls.mode == "generate":
         dns, ips = hub.superlink_sans(spec)
         state = _material(hub.superlink_service_name(spec), tuple(dns), tuple(ips),
@@ -107,7 +131,9 @@ def settle(link: SuperLink) -> pulumi.Output[Any]:
 
 
 def k8s_objects(mocks: Any) -> list[Any]:
-    return [r for r in mocks.resources if r.typ.startswith("kubernetes:") and not r.typ.startswith("pulumi:providers")]
+    """The Kubernetes objects registered (reads of existing objects, e.g. the user's TLS Secret, left out)."""
+    return [r for r in mocks.resources
+            if r.typ.startswith("kubernetes:") and not r.typ.startswith("pulumi:providers") and not r.resource_id]
 
 
 def plain_strings(value: Any) -> Iterator[str]:
@@ -183,7 +209,7 @@ def test_no_private_key_or_shared_secret_outside_secrets(pulumi_mocks: Any, vari
         for v in outputs:
             assert v is None or ("PRIVATE KEY" not in v and SHARED_SECRET not in v)
         # ...and the material does reach the Secrets, wrapped.
-        secrets = {r.inputs["metadata"]["name"]: r.inputs for r in pulumi_mocks.by_type(":Secret")}
+        secrets = {r.inputs["metadata"]["name"]: r.inputs for r in pulumi_mocks.by_type(":Secret") if not r.resource_id}
         if spec.hub.tls.mode == "generate":
             tls_secret = secrets[hub.tls_secret_name(spec)]
             assert SECRET_SIG in tls_secret["stringData"]
@@ -221,7 +247,7 @@ def test_resource_options(pulumi_mocks: Any, variant: dict[str, Any]) -> Any:
                 assert ns_name in deps, reg.name
             if kind == "Deployment":
                 for other in objs:
-                    if other.inputs["kind"] in ("ServiceAccount", "Secret", "PersistentVolumeClaim"):
+                    if other.inputs["kind"] in ("ServiceAccount", "Secret", "ConfigMap", "PersistentVolumeClaim"):
                         assert other.name in deps, (reg.name, other.name)
         for name in ("hub-tls", "hub-superexec-secret"):
             if name in pulumi_mocks.requests:
@@ -303,6 +329,7 @@ def assert_false(value: bool) -> None:
 
 @pulumi.runtime.test
 def test_outputs_existing_secret_and_insecure(pulumi_mocks: Any) -> Any:
+    inject_state(pulumi_mocks, "a", _existing("dev"))
     existing = SuperLink("a", {**superlink_args(_existing("dev")), "existing_ca_certificate": "CA PEM"})
     insecure_data = _insecure("dev")
     insecure_data["name"] = "other"
@@ -314,7 +341,7 @@ def test_outputs_existing_secret_and_insecure(pulumi_mocks: Any) -> Any:
         assert v[:4] == ["CA PEM", "my-superlink-tls", "flower-dev-superexec-secret", "flower-dev"]
         assert v[4:8] == [None, None, "other-superexec-secret", "other"]
         assert pulumi_mocks.by_type(":SuperLinkCertificate") == []
-        assert not [r for r in pulumi_mocks.by_type(":Secret") if r.inputs["type"] == "kubernetes.io/tls"]
+        assert not [r for r in pulumi_mocks.by_type(":Secret") if not r.resource_id and r.inputs["type"] == "kubernetes.io/tls"]
 
     return pulumi.Output.all(existing.ca_certificate, existing.tls_secret_name, existing.superexec_secret_name,
                              existing.namespace, insecure.ca_certificate, insecure.tls_secret_name,
@@ -382,3 +409,118 @@ def test_schema_is_inferable_for_packaging() -> None:
     assert hub["exposure"]["$ref"] == "#/types/flower-federation:index:ExposureArgs"
     assert {"inClusterAddress", "externalAddress", "caCertificate", "tlsSecretName", "superexecSecretName",
             "namespace"} <= set(res["properties"])
+
+
+# --------------------------------------------------------------------------- existingSecret: read from the hub
+
+
+def _deployment_annotations(mocks: Any, name: str) -> dict[str, str]:
+    (dep,) = [r for r in mocks.by_type(":Deployment") if r.inputs["metadata"]["name"] == name]
+    return dict(dep.inputs["spec"]["template"]["metadata"].get("annotations") or {})
+
+
+@pulumi.runtime.test
+def test_existing_secret_is_read_from_the_hub_and_its_ca_shipped(pulumi_mocks: Any) -> Any:
+    data = _existing("prod")
+    spec = parse_spec(data)
+    inject_state(pulumi_mocks, "hub", data)
+    secret_data = pulumi_mocks.state["hub-existing-tls"]["data"]
+    cert_pem, ca_pem = (base64.b64decode(secret_data[k]).decode() for k in ("tls.crt", "ca.crt"))
+    link = SuperLink("hub", superlink_args(data))
+
+    def check(v: list[Any]) -> None:
+        ca_out, is_secret = v[0], v[1]
+        assert ca_out == ca_pem and is_secret is False  # the CA is public: no secret wrapper on the output
+        (read,) = [r for r in pulumi_mocks.resources if r.resource_id]
+        assert (read.typ, read.name, read.resource_id) == ("kubernetes:core/v1:Secret", "hub-existing-tls",
+                                                           "flower-prod/my-superlink-tls")
+        assert pulumi_mocks.requests.get("hub-existing-tls") is None  # read, never registered (never managed)
+        checksum = hub.tls_checksum(cert_pem, ca_pem)
+        # Every pod that reads the certificate at start rolls when it changes.
+        for name in ("flower-prod-superlink", "flower-prod-fleet-proxy", "flower-prod-serverapp-superexec"):
+            annotations = _deployment_annotations(pulumi_mocks, name)
+            assert annotations[hub.CHECKSUM_ANNOTATION] == checksum, name
+        assert not [r for r in pulumi_mocks.by_type(":Secret") if r.inputs.get("type") == "kubernetes.io/tls"
+                    and not r.resource_id]
+        assert spec.hub.tls.secret_name == "my-superlink-tls"
+
+    async def is_secret() -> bool:
+        return await link.ca_certificate.is_secret()
+
+    return pulumi.Output.all(link.ca_certificate, pulumi.Output.from_input(is_secret()), settle(link)).apply(check)
+
+
+def test_a_new_certificate_in_the_existing_secret_rolls_the_pods(pulumi_mocks: Any) -> None:
+    data = _existing("dev")
+    spec = parse_spec(data)
+    dns, ips = hub.superlink_sans(spec)
+    seen: list[dict[str, str]] = []
+
+    @pulumi.runtime.test
+    def program() -> Any:
+        pulumi_mocks.resources.clear()
+        link = SuperLink("hub", superlink_args(copy.deepcopy(data)))
+        return settle(link).apply(lambda _: seen.append(_deployment_annotations(pulumi_mocks, "flower-dev-superlink")))
+
+    pulumi_mocks.state["hub-existing-tls"] = {"data": existing_secret_data(spec)}
+    program()
+    program()  # same Secret: same template, no rollout
+    renewed = _existing_pems(tuple(dns), tuple(ips), days=120)  # the operator renewed the certificate
+    pulumi_mocks.state["hub-existing-tls"] = {"data": existing_secret_data(spec, **dict(zip(
+        hub.TLS_SECRET_KEYS, renewed, strict=True)))}
+    program()
+    assert seen[0] == seen[1]
+    assert seen[2][hub.CHECKSUM_ANNOTATION] != seen[0][hub.CHECKSUM_ANNOTATION]
+    assert seen[2][hub.CHECKSUM_ANNOTATION] == hub.tls_checksum(renewed[0], renewed[2])
+
+
+def _program_error(mocks: Any, data: dict[str, Any], secret_data: dict[str, str]) -> str:
+    mocks.state["hub-existing-tls"] = {"data": secret_data}
+
+    @pulumi.runtime.test
+    def program() -> Any:
+        return settle(SuperLink("hub", superlink_args(data)))
+
+    with pytest.raises(pulumi.RunError) as info:
+        program()
+    return str(info.value)
+
+
+def test_existing_secret_without_a_key_fails_naming_secret_and_key(pulumi_mocks: Any) -> None:
+    data = _existing("dev")
+    message = _program_error(pulumi_mocks, data, existing_secret_data(parse_spec(data), **{"ca.crt": None}))
+    assert "federation.hub.tls.secretName: Secret flower-dev/my-superlink-tls has no key 'ca.crt'" in message
+    assert "Traceback" not in message
+
+
+def test_existing_secret_certificate_without_the_api_san_fails(pulumi_mocks: Any) -> None:
+    data = _existing("prod")
+    cert, key, ca = _existing_pems(("superlink.flower.example.com",), ())  # only the external name
+    message = _program_error(pulumi_mocks, data, existing_secret_data(
+        parse_spec(data), **{"tls.crt": cert, "tls.key": key, "ca.crt": ca}))
+    assert "lacks the subjectAltName(s) flower-prod-superlink-api, flower-prod-superlink-api.flower-prod.svc" in message
+    assert "superlink.flower.example.com" not in message.split("lacks")[1].split("(")[0]
+
+
+def test_existing_secret_with_a_foreign_ca_fails(pulumi_mocks: Any) -> None:
+    data = _existing("dev")
+    spec = parse_spec(data)
+    other_ca = tls.generate_ca("someone else", validity_days=30).cert_pem
+    message = _program_error(pulumi_mocks, data, existing_secret_data(spec, **{"ca.crt": other_ca}))
+    assert "'tls.crt' is not issued by the CA in 'ca.crt'" in message
+
+
+def test_existing_ca_certificate_argument_overrides_what_clients_trust(pulumi_mocks: Any) -> None:
+    data = _existing("dev")
+    inject_state(pulumi_mocks, "hub", data)
+    got: list[Any] = []
+
+    @pulumi.runtime.test
+    def program() -> Any:
+        link = SuperLink("hub", {**superlink_args(data), "existing_ca_certificate": "BUNDLE PEM"})
+        return pulumi.Output.all(link.ca_certificate, settle(link)).apply(lambda v: got.append(v[0]))
+
+    program()
+    assert got == ["BUNDLE PEM"]
+    # The Secret is still read and checked: the SuperLink itself mounts its ca.crt.
+    assert [r.name for r in pulumi_mocks.resources if r.resource_id] == ["hub-existing-tls"]

@@ -530,3 +530,99 @@ def test_sans_include_the_api_service_the_proxy_and_superexec_dial(spec: Federat
     dns, _ = hub.superlink_sans(spec)
     assert hub.api_service_name(spec) in dns
     assert f"{hub.api_service_name(spec)}.{spec.hub.namespace}.svc" in dns
+
+
+# --------------------------------------------------------------------------- existingSecret: checking the user's Secret
+
+
+def _b64(text: str) -> str:
+    import base64
+
+    return base64.b64encode(text.encode()).decode()
+
+
+def _operator_secret(dns: list[str], ips: list[str], *, days: int = 30, ca_pem: str | None = None) -> dict[str, str]:
+    from federation import tls
+
+    ca = tls.generate_ca("operator CA", validity_days=days)
+    cert = tls.issue_server_certificate(ca, dns_names=dns, ip_addresses=ips, validity_days=days)
+    return {"tls.crt": _b64(cert.cert_pem), "tls.key": _b64(cert.key_pem), "ca.crt": _b64(ca_pem or cert.ca_cert_pem)}
+
+
+def test_superexec_rolls_with_the_certificate_too() -> None:
+    spec = _process("prod")
+    objs = hub_objects(spec, tls_material=MATERIAL)
+    meta = deployment(objs, f"{spec.name}-serverapp-superexec")["spec"]["template"]["metadata"]
+    assert meta["annotations"] == {hub.CHECKSUM_ANNOTATION: "abc"}
+    assert "annotations" not in deployment(hub_objects(spec), f"{spec.name}-serverapp-superexec")["spec"]["template"][
+        "metadata"]
+
+
+def test_tls_verified_names_are_what_clients_dial() -> None:
+    spec = _existing("prod")
+    assert hub.tls_verified_names(spec) == ["flower-prod-superlink-api", "flower-prod-superlink-api.flower-prod.svc",
+                                            "superlink.flower.example.com"]
+    # Every one of them is a SAN of a generated certificate.
+    dns, ips = hub.superlink_sans(spec)
+    assert set(hub.tls_verified_names(spec)) <= set(dns) | set(ips)
+
+
+def test_check_tls_secret_accepts_a_fitting_secret() -> None:
+    spec = _existing("prod")
+    dns, ips = hub.superlink_sans(spec)
+    data = _operator_secret(dns, ips)
+    checked = hub.check_tls_secret(spec, data)
+    import base64
+
+    cert, ca = (base64.b64decode(data[k]).decode() for k in ("tls.crt", "ca.crt"))
+    assert checked.ca_certificate == ca and checked.checksum == hub.tls_checksum(cert, ca)
+
+
+def test_check_tls_secret_accepts_wildcards_and_ip_sans() -> None:
+    data = raw("dev")
+    data["hub"]["tls"] = {"mode": "existingSecret", "secretName": "wild"}
+    data["hub"]["exposure"] = {"type": "LoadBalancer", "externalIPs": ["203.0.113.7"]}
+    spec = parse_spec(data)
+    secret = _operator_secret(["flower-dev-superlink-api", f"*.{spec.hub.namespace}.svc"], ["203.0.113.7"])
+    hub.check_tls_secret(spec, secret)
+
+
+@pytest.mark.parametrize(("edit", "expected"), [
+    (lambda d: d.pop("tls.key"), "has no key 'tls.key'"),
+    (lambda d: (d.pop("tls.crt"), d.pop("ca.crt")), "has no key 'tls.crt', 'ca.crt'"),
+    (lambda d: d.update({"ca.crt": "not base64!"}), "key 'ca.crt' is not base64-encoded UTF-8 text"),
+    (lambda d: d.update({"tls.crt": _b64("hello")}), "key 'tls.crt' is not a PEM certificate"),
+    (lambda d: d.update({"tls.key": _b64("hello")}), "key 'tls.key' is not a PEM private key"),
+])
+def test_check_tls_secret_names_the_secret_and_the_key(edit: Any, expected: str) -> None:
+    from federation.errors import SpecError
+
+    spec = _existing("dev")
+    dns, ips = hub.superlink_sans(spec)
+    data = _operator_secret(dns, ips)
+    edit(data)
+    with pytest.raises(SpecError) as info:
+        hub.check_tls_secret(spec, data)
+    (problem,) = info.value.problems
+    assert problem.path == "federation.hub.tls.secretName"
+    assert problem.message.startswith("Secret flower-dev/my-superlink-tls")
+    assert expected in problem.message
+
+
+def test_check_tls_secret_rejects_expired_foreign_and_misnamed_certificates() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from federation import tls
+    from federation.errors import SpecError
+
+    spec = _existing("prod")
+    foreign = tls.generate_ca("someone else", validity_days=30).cert_pem
+    with pytest.raises(SpecError) as info:
+        hub.check_tls_secret(spec, _operator_secret(["localhost"], [], ca_pem=foreign),
+                             now=datetime.now(UTC) + timedelta(days=40))
+    messages = [p.message for p in info.value.problems]
+    assert len(messages) == 3
+    assert "is not issued by the CA in 'ca.crt'" in messages[0]
+    assert "'tls.crt' expired on" in messages[1]
+    assert ("lacks the subjectAltName(s) flower-prod-superlink-api, flower-prod-superlink-api.flower-prod.svc, "
+            "superlink.flower.example.com") in messages[2]

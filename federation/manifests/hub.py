@@ -55,20 +55,31 @@ Design notes
   time that version starts on it, so a rollback restores that file (README, "Flower versions").
 * **TLS rotation.** Flower reads its certificate once at start-up, so the SuperLink pod template
   carries ``checksum/tls`` (a SHA-256 of the public certificates, passed in by the caller): a new
-  certificate changes the template and rolls the pod. In ``existingSecret`` mode the content is
-  unknown here; the caller may still pass a checksum.
-* The SuperExec pod mounts only ``ca.crt`` of the TLS Secret (``items``), never the server key.
+  certificate changes the template and rolls the pod. In ``existingSecret`` mode the caller passes
+  the checksum of the Secret it read (:func:`check_tls_secret`).
+* **Existing certificates.** In ``existingSecret`` mode the Pulumi component reads the user's Secret
+  on the hub and checks it with :func:`check_tls_secret` (the keys the contract mounts, PEMs that
+  parse, the leaf issued by ``ca.crt``, not expired, the SANs clients verify); its
+  :attr:`ExistingTls.checksum` goes in ``checksum/tls`` like a generated certificate's, so replacing
+  the Secret's certificate rolls the pods on the next ``pulumi up``.
+* The SuperExec pod mounts only ``ca.crt`` of the TLS Secret (``items``), never the server key; it
+  carries ``checksum/tls`` too (it reads the CA once, at start).
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
-from collections.abc import Sequence
+import ipaddress
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import PurePosixPath
 from typing import Any
 
 from federation import flower, proxy
+from federation.errors import Problem, SpecError
 from federation.flower import CONTAINER, Process
 from federation.manifests import common
 from federation.manifests.common import Obj
@@ -81,9 +92,12 @@ __all__ = [
     "PROXY_COMPONENT",
     "SUPEREXEC_COMPONENT",
     "SUPERLINK_COMPONENT",
+    "TLS_SECRET_KEYS",
+    "ExistingTls",
     "HubSecrets",
     "api_address",
     "api_service_name",
+    "check_tls_secret",
     "hub_objects",
     "proxy_config",
     "superexec_secret_name",
@@ -92,6 +106,7 @@ __all__ = [
     "superlink_service_name",
     "tls_checksum",
     "tls_secret_name",
+    "tls_verified_names",
 ]
 
 SUPERLINK_COMPONENT = "superlink"
@@ -110,6 +125,9 @@ SECRET_KEY = PurePosixPath(CONTAINER.superexec_secret).name
 TLS_CERT_KEY = PurePosixPath(CONTAINER.server_cert).name
 TLS_KEY_KEY = PurePosixPath(CONTAINER.server_key).name
 CA_CERT_KEY = PurePosixPath(CONTAINER.ca_cert).name
+#: Every key the SuperLink's TLS Secret must hold: the files the runtime contract points the SuperLink
+#: at (`--ssl-certfile`, `--ssl-keyfile`, `--ssl-ca-certfile`), which the Fleet proxy mounts too.
+TLS_SECRET_KEYS = (TLS_CERT_KEY, TLS_KEY_KEY, CA_CERT_KEY)
 #: Mode 0440 for mounted secret files: readable by the pod's fsGroup (the Flower user), nobody else.
 SECRET_FILE_MODE = 0o440
 PORT_NAME = "flower"
@@ -246,6 +264,125 @@ def tls_checksum(*pems: str) -> str:
         digest.update(pem.encode("utf-8"))
         digest.update(b"\0")
     return digest.hexdigest()
+
+
+def tls_verified_names(spec: FederationSpec) -> list[str]:
+    """The names (and IPs) clients verify the SuperLink certificate against, so it must carry them as SANs.
+
+    The ServerApp SuperExec dials ``<name>-superlink-api``, the Fleet proxy verifies its upstream as
+    ``<name>-superlink-api.<namespace>.svc``, and SuperNodes verify the host of the external address.
+    """
+    names = [api_service_name(spec), f"{api_service_name(spec)}.{spec.hub.namespace}.svc"]
+    external = superlink_addresses(spec)[1]
+    if external is not None:
+        names.append(external.rpartition(":")[0].strip("[]"))
+    return names
+
+
+@dataclass(frozen=True)
+class ExistingTls:
+    """What the program takes from a checked existing TLS Secret (all public)."""
+
+    #: ``ca.crt``: the CA the SuperNodes and `flwr` trust (shipped in the AddOnTemplates).
+    ca_certificate: str
+    #: ``checksum/tls`` of ``tls.crt`` and ``ca.crt``: a new certificate rolls the pods.
+    checksum: str
+    #: The leaf certificate's notAfter (UTC).
+    not_after: datetime
+
+
+def _decode(value: object) -> str | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        return base64.b64decode(value, validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+
+
+def _san_matches(name: str, dns_names: Sequence[str], ips: Sequence[str]) -> bool:
+    try:
+        return str(ipaddress.ip_address(name)) in {str(ipaddress.ip_address(i)) for i in ips}
+    except ValueError:
+        pass
+    name = name.lower().rstrip(".")
+    for san in (d.lower().rstrip(".") for d in dns_names):
+        if san == name:
+            return True
+        # A wildcard covers exactly one left-most label (RFC 6125).
+        if san.startswith("*.") and "." in name and name.split(".", 1)[1] == san[2:]:
+            return True
+    return False
+
+
+def check_tls_secret(spec: FederationSpec, data: Mapping[str, object] | None, *,
+                     now: datetime | None = None) -> ExistingTls:
+    """Check the user's TLS Secret (``hub.tls.mode: existingSecret``) against the runtime contract.
+
+    ``data`` is the Secret's ``data`` as the API server returns it (base64 values). Every key of
+    :data:`TLS_SECRET_KEYS` must be there, the PEMs must parse, ``tls.crt`` (leaf first, then any
+    intermediates) must be issued by a certificate in ``ca.crt``, must not be expired, and must carry
+    every name of :func:`tls_verified_names` as a SAN: otherwise the pods fail later, one by one, with
+    a TLS error. Raises :class:`~federation.errors.SpecError`, every problem on
+    ``federation.hub.tls.secretName`` naming the Secret and the key.
+    """
+    from cryptography import x509
+    from cryptography.exceptions import InvalidSignature
+
+    where = f"Secret {spec.hub.namespace}/{spec.hub.tls.secret_name}"
+    path = "federation.hub.tls.secretName"
+    data = data or {}
+    missing = [k for k in TLS_SECRET_KEYS if not data.get(k)]
+    if missing:
+        raise SpecError([Problem(path, f"{where} has no key {', '.join(map(repr, missing))} (the SuperLink and "
+                                       f"the Fleet proxy mount {', '.join(TLS_SECRET_KEYS)})")])
+    pems = {k: _decode(data[k]) for k in TLS_SECRET_KEYS}
+    problems = [Problem(path, f"{where}: key {k!r} is not base64-encoded UTF-8 text") for k, v in pems.items() if v is None]
+    if problems:
+        raise SpecError(problems)
+    cert_pem, key_pem, ca_pem = (str(pems[k]) for k in TLS_SECRET_KEYS)
+    try:
+        chain = x509.load_pem_x509_certificates(cert_pem.encode())
+    except ValueError:
+        problems.append(Problem(path, f"{where}: key {TLS_CERT_KEY!r} is not a PEM certificate"))
+        chain = []
+    try:
+        roots = x509.load_pem_x509_certificates(ca_pem.encode())
+    except ValueError:
+        problems.append(Problem(path, f"{where}: key {CA_CERT_KEY!r} is not a PEM certificate"))
+        roots = []
+    if "PRIVATE KEY-----" not in key_pem:
+        problems.append(Problem(path, f"{where}: key {TLS_KEY_KEY!r} is not a PEM private key"))
+    if problems:
+        raise SpecError(problems)
+    leaf, last = chain[0], chain[-1]
+
+    def issued_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
+        try:
+            cert.verify_directly_issued_by(issuer)
+        except (ValueError, TypeError, InvalidSignature):
+            return False
+        return True
+
+    if not any(issued_by(last, root) or last == root for root in roots):
+        problems.append(Problem(path, f"{where}: {TLS_CERT_KEY!r} is not issued by the CA in {CA_CERT_KEY!r} "
+                                      "(SuperNodes and the Fleet proxy verify it against that CA)"))
+    moment = now or datetime.now(UTC)
+    if leaf.not_valid_after_utc <= moment:
+        problems.append(Problem(path, f"{where}: {TLS_CERT_KEY!r} expired on {leaf.not_valid_after_utc:%Y-%m-%d}"))
+    try:
+        san = leaf.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+        dns, ips = san.get_values_for_type(x509.DNSName), [str(i) for i in san.get_values_for_type(x509.IPAddress)]
+    except x509.ExtensionNotFound:
+        dns, ips = [], []
+    absent = [n for n in tls_verified_names(spec) if not _san_matches(n, dns, ips)]
+    if absent:
+        problems.append(Problem(path, f"{where}: {TLS_CERT_KEY!r} lacks the subjectAltName(s) {', '.join(absent)} "
+                                      "(the names the ServerApp SuperExec, the Fleet proxy and the SuperNodes verify)"))
+    if problems:
+        raise SpecError(problems)
+    return ExistingTls(ca_certificate=ca_pem, checksum=tls_checksum(cert_pem, ca_pem),
+                       not_after=leaf.not_valid_after_utc)
 
 
 # --------------------------------------------------------------------------- processes
@@ -482,7 +619,7 @@ def _superlink_deployment(spec: FederationSpec, secrets: HubSecrets) -> Obj:
     return _singleton_deployment(spec, name, SUPERLINK_COMPONENT, template_meta, pod)
 
 
-def _superexec_deployment(spec: FederationSpec) -> Obj:
+def _superexec_deployment(spec: FederationSpec, secrets: HubSecrets) -> Obj:
     hub = spec.hub
     image = spec.flower.images.superexec
     if image is None:
@@ -501,8 +638,11 @@ def _superexec_deployment(spec: FederationSpec) -> Obj:
         pull_policy=spec.flower.image_pull_policy,
     )
     name = superexec_name(spec)
+    meta: Obj = {"labels": common.labels(spec, SUPEREXEC_COMPONENT)}
+    if secrets.tls_checksum is not None:  # it reads the CA once, at start
+        meta["annotations"] = {CHECKSUM_ANNOTATION: secrets.tls_checksum}
     # One executor at a time: two would race for the same ServerApp tasks during a rollout.
-    return _singleton_deployment(spec, name, SUPEREXEC_COMPONENT, {"labels": common.labels(spec, SUPEREXEC_COMPONENT)},
+    return _singleton_deployment(spec, name, SUPEREXEC_COMPONENT, meta,
                                  _pod_spec(spec, service_account=name, containers=[ctr], volumes=volumes))
 
 
@@ -674,7 +814,7 @@ def hub_objects(spec: FederationSpec, *, tls_material: HubSecrets | None = None)
     objs.append(_api_service(spec))
     objs.append(_superlink_deployment(spec, secrets))
     if process_isolation:
-        objs.append(_superexec_deployment(spec))
+        objs.append(_superexec_deployment(spec, secrets))
     objs.append(_proxy_deployment(spec, secrets))
     objs.append(_superlink_network_policy(spec))
     if process_isolation:
