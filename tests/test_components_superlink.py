@@ -429,7 +429,8 @@ def test_existing_secret_is_read_from_the_hub_and_its_ca_shipped(pulumi_mocks: A
     link = SuperLink("hub", superlink_args(data))
 
     def check(v: list[Any]) -> None:
-        ca_out, is_secret = v[0], v[1]
+        ca_out, is_secret, control = v[0], v[1], v[2]
+        assert control == "flower-prod-superlink-api.flower-prod.svc:9093"
         assert ca_out == ca_pem and is_secret is False  # the CA is public: no secret wrapper on the output
         (read,) = [r for r in pulumi_mocks.resources if r.resource_id]
         assert (read.typ, read.name, read.resource_id) == ("kubernetes:core/v1:Secret", "hub-existing-tls",
@@ -447,7 +448,8 @@ def test_existing_secret_is_read_from_the_hub_and_its_ca_shipped(pulumi_mocks: A
     async def is_secret() -> bool:
         return await link.ca_certificate.is_secret()
 
-    return pulumi.Output.all(link.ca_certificate, pulumi.Output.from_input(is_secret()), settle(link)).apply(check)
+    return pulumi.Output.all(link.ca_certificate, pulumi.Output.from_input(is_secret()), link.control_address,
+                             settle(link)).apply(check)
 
 
 def test_a_new_certificate_in_the_existing_secret_rolls_the_pods(pulumi_mocks: Any) -> None:

@@ -8,6 +8,7 @@ what `pulumi.Config()` reads under mocks.
 
 from __future__ import annotations
 
+import base64
 import json
 import runpy
 from collections import Counter
@@ -168,6 +169,25 @@ def test_default_program_example_plans_the_stack(pulumi_mocks: Any, stack: str) 
         o["kind"] for o in objs}
     assert pulumi_mocks.requests[spec.name].type == "flower-federation:index:Federation"
     assert program["federation"] is not None
+
+
+def test_default_program_deploys_an_existing_tls_secret(pulumi_mocks: Any) -> None:
+    """hub.tls.mode existingSecret: the CA the SuperNodes trust is the Secret's ca.crt, read from the hub."""
+    data = raw("dev")
+    data["hub"].update(createNamespace=False, tls={"mode": "existingSecret", "secretName": "superlink-cert"})
+    set_config({"flower:federation": data})
+    inject_state(pulumi_mocks, f"{data['name']}-superlink", data)
+    spec = parse_spec(data)
+    ca = base64.b64decode(pulumi_mocks.state[f"{spec.name}-superlink-existing-tls"]["data"]["ca.crt"]).decode()
+    program = run_example("default-program")
+    objs = assert_valid_hardened_unique(pulumi_mocks)
+    reads = [(r.typ, r.resource_id) for r in pulumi_mocks.resources if r.resource_id]
+    assert reads == [("kubernetes:core/v1:Secret", f"{spec.hub.namespace}/superlink-cert")]
+    assert not [o for o in objs if o["kind"] in ("Secret", "Namespace") and o["metadata"]["name"] == "superlink-cert"]
+    # The AddOnTemplates carry exactly that CA (the SuperNodes' root certificate).
+    shipped = json.dumps([o for o in objs if o["kind"] == "AddOnTemplate"])
+    assert json.dumps(ca)[1:-1] in shipped
+    assert program["federation"].superlink.existing_tls_secret is not None
 
 
 # --- embedded ----------------------------------------------------------------------------------------------
