@@ -7,6 +7,7 @@ Exit codes: 0 success, 1 a run or check failed, 2 bad input (every problem print
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated
 
@@ -16,6 +17,7 @@ from federation.cli_support import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
     FileOpt,
+    OutputOpt,
     StackOpt,
     StacksDirOpt,
     err,
@@ -38,8 +40,27 @@ app = typer.Typer(
 )
 
 
+def package_version() -> str:
+    """This installation's version, from the package metadata (setuptools-scm: the git tag, or a dev version)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("flower-federation")
+    except PackageNotFoundError:
+        return "unknown (not installed: pip install -e .)"
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        out.print(f"flower-federation {package_version()}", markup=False)
+        raise typer.Exit()
+
+
 @app.callback()
-def _root() -> None:
+def _root(
+    version: Annotated[bool, typer.Option("--version", callback=_print_version, is_eager=True,
+                                          help="Print the version and exit.")] = False,
+) -> None:
     """Declare a Flower federation once; validate it, run it locally, or deploy it with Pulumi and OCM."""
 
 
@@ -155,6 +176,24 @@ def render(
     out.print(f"wrote {len(files) - 1} objects and kustomization.yaml to {out_dir}{note}", markup=False)
 
 
+def print_table(header: tuple[str, ...], rows: Sequence[tuple[str, ...]]) -> None:
+    """A rich table on a terminal; plain columns (no box drawing, no colour, one line per row) otherwise."""
+    if out.is_terminal:
+        from rich.table import Table
+
+        table = Table(header_style="bold", show_lines=False)
+        for col in header:
+            table.add_column(col, overflow="fold")
+        for row in rows:
+            table.add_row(*row)
+        out.print(table)
+        return
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header) - 1)]
+    for row in [header, *rows]:
+        cells = [cell.ljust(w) for cell, w in zip(row, widths, strict=False)] + [row[-1]]
+        print("  ".join(cells).rstrip())
+
+
 @app.command()
 def check(
     stack: StackOpt = None,
@@ -162,11 +201,13 @@ def check(
     stacks_dir: StacksDirOpt = DEFAULT_STACKS_DIR,
     write_pack_config: Annotated[Path | None, typer.Option(
         "--write-pack-config", help="Also write the matching `pulumi preview --policy-pack-config` JSON.")] = None,
+    output: OutputOpt = "text",
 ) -> None:
-    """Evaluate the policy rules against the objects the program would register; exit 1 on a mandatory violation."""
-    import json
+    """Evaluate the policy rules against the objects the program would register; exit 1 on a mandatory violation.
 
-    from rich.table import Table
+    `--output json` prints one JSON document (for CI); the text table is plain when stdout is not a terminal.
+    """
+    import json
 
     from federation import planning, policies
     from federation.loading import read_stack_config
@@ -183,15 +224,27 @@ def check(
         write_pack_config.write_text(json.dumps(policies.pack_config(settings), indent=2) + "\n", encoding="utf-8")
     mandatory = [v for v in violations if v.enforcement == "mandatory"]
     env = "production" if settings.production else "non-production"
+    if output == "json":
+        doc = {
+            "passed": not mandatory,
+            "settings": {"production": settings.production, "allowInsecure": settings.allow_insecure,
+                         "requireImageDigests": settings.require_image_digests},
+            "rules": len(policies.RULES),
+            "objects": len(objs),
+            "mandatory": len(mandatory),
+            "advisory": len(violations) - len(mandatory),
+            "violations": [{"rule": v.rule, "enforcement": v.enforcement, "object": v.subject, "message": v.message}
+                           for v in violations],
+        }
+        print(json.dumps(doc, indent=2))
+        if mandatory:
+            raise typer.Exit(EXIT_FAILED)
+        return
     if not violations:
         out.print(f"[bold green]passed[/] {len(policies.RULES)} rules on {len(objs)} objects ({env} settings)")
         return
-    table = Table(header_style="bold", show_lines=False)
-    for col in ("rule", "enforcement", "object", "violation"):
-        table.add_column(col, overflow="fold")
-    for v in violations:
-        table.add_row(v.rule, v.enforcement, v.subject, v.message)
-    out.print(table)
+    rows = [(v.rule, v.enforcement, v.subject, v.message) for v in violations]
+    print_table(("rule", "enforcement", "object", "violation"), rows)
     summary = f"{len(mandatory)} mandatory and {len(violations) - len(mandatory)} advisory violation(s) ({env} settings)"
     if mandatory:
         err.print(f"[bold red]failed[/] {summary}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, NoReturn
 
+import click
 import typer
 from rich.console import Console
 
@@ -22,6 +23,8 @@ err = Console(stderr=True, highlight=False, soft_wrap=True)
 StackOpt = Annotated[str | None, typer.Option("--stack", "-s", help="Stack name: reads stacks/Pulumi.<stack>.yaml.")]
 FileOpt = Annotated[Path | None, typer.Option("--file", "-f", help="A stack config file to read instead.")]
 StacksDirOpt = Annotated[Path, typer.Option("--stacks-dir", help="Directory of the stack files.")]
+OutputOpt = Annotated[str, typer.Option("--output", help="text (for people) or json (for scripts and CI).",
+                                        click_type=click.Choice(["text", "json"]))]
 
 
 def fail_bad_input(exc: SpecError) -> NoReturn:
@@ -31,16 +34,45 @@ def fail_bad_input(exc: SpecError) -> NoReturn:
     raise typer.Exit(EXIT_BAD_INPUT)
 
 
-def _stack_path(stack: str | None, file: Path | None, stacks_dir: Path) -> Path:
+def stacks_in(stacks_dir: Path) -> list[str]:
+    """The stack names of the `Pulumi.<stack>.yaml` files in `stacks_dir`, sorted (empty when it is no directory)."""
+    try:
+        return sorted(p.name[len("Pulumi."):-len(".yaml")] for p in stacks_dir.iterdir()
+                      if p.name.startswith("Pulumi.") and p.name.endswith(".yaml") and p.is_file())
+    except OSError:
+        return []
+
+
+def missing_stack_problem(stack: str, stacks_dir: Path) -> Problem:
+    """`stacks/Pulumi.x.yaml: no such stack file`, saying where it looked and which stacks it found there."""
+    path = stack_file(stack, stacks_dir)
+    where = stacks_dir.resolve()
+    if not stacks_dir.is_dir():
+        hint = f"looked in {where}, which is not a directory: run from the project directory or pass --stacks-dir DIR"
+    else:
+        found = stacks_in(stacks_dir)
+        hint = (f"looked in {where}; stacks there: {', '.join(found)}" if found
+                else f"looked in {where}; no Pulumi.<stack>.yaml there (pass --stacks-dir DIR)")
+    return Problem(str(path), f"no such stack file ({hint})")
+
+
+def stack_path(stack: str | None, file: Path | None, stacks_dir: Path) -> Path:
+    """The stack file named by `--stack` or `--file` (exactly one), exiting 2 when it is not there."""
     if (stack is None) == (file is None):
         err.print("error: give exactly one of --stack NAME or --file PATH")
         raise typer.Exit(EXIT_BAD_INPUT)
-    return file if file is not None else stack_file(str(stack), stacks_dir)
+    if file is not None:
+        return file
+    path = stack_file(str(stack), stacks_dir)
+    if not path.exists():
+        fail_bad_input(SpecError([missing_stack_problem(str(stack), stacks_dir)]))
+    return path
+
 
 
 def resolve_spec(stack: str | None, file: Path | None, stacks_dir: Path) -> FederationSpec:
     """Load the spec named by `--stack` or `--file` (exactly one), exiting 2 on bad input."""
-    path = _stack_path(stack, file, stacks_dir)
+    path = stack_path(stack, file, stacks_dir)
     try:
         return parse_spec(read_stack_config(path))
     except SpecError as exc:
@@ -53,7 +85,7 @@ def validate_stack(stack: str | None, file: Path | None, stacks_dir: Path) -> Fe
     from federation import policies
     from federation.validation import warnings
 
-    path = _stack_path(stack, file, stacks_dir)
+    path = stack_path(stack, file, stacks_dir)
     problems: list[Problem] = []
     spec: FederationSpec | None = None
     try:

@@ -141,3 +141,68 @@ def test_any_file_exits_2_with_a_message(tmp_path: Path, content: bytes, expecte
     assert res.returncode == 2
     assert expected in res.stderr and "Traceback" not in res.stderr + res.stdout
     assert len(res.stderr.strip().splitlines()) == 1
+
+
+def test_version_from_package_metadata() -> None:
+    from importlib.metadata import version
+
+    res = run_cli_process("--version")
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.strip() == f"flower-federation {version('flower-federation')}"
+
+
+def test_license_matches_pyproject() -> None:
+    import tomllib
+
+    assert tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["license"] == "Apache-2.0"
+    text = (REPO / "LICENSE").read_text()
+    assert "Apache License" in text and "Version 2.0, January 2004" in text
+    assert "END OF TERMS AND CONDITIONS" in text
+
+
+def test_unknown_stack_lists_the_stacks_found(tmp_path: Path) -> None:
+    res = run_cli("validate", "--stack", "nope")
+    assert res.returncode == 2
+    assert f"looked in {REPO / 'stacks'}; stacks there: dev, prod" in res.stderr
+
+
+def test_stack_from_another_directory_says_where_it_looked(tmp_path: Path) -> None:
+    res = run_cli("validate", "--stack", "dev", cwd=tmp_path)
+    assert res.returncode == 2
+    assert f"looked in {tmp_path / 'stacks'}, which is not a directory" in res.stderr
+    assert "--stacks-dir" in res.stderr and "Traceback" not in res.stderr
+    (tmp_path / "stacks").mkdir()
+    res = run_cli("validate", "--stack", "dev", cwd=tmp_path)
+    assert res.returncode == 2 and "no Pulumi.<stack>.yaml there" in res.stderr
+
+
+_WEAK = ("    hub: {exposure: {externalNames: [a.example.com]}, tls: {mode: insecure, allowInsecure: true}}\n"
+         "    pools: [{name: cpu}]\n")
+
+
+def test_check_json_for_ci(tmp_path: Path) -> None:
+    import json
+
+    res = run_cli("check", "--file", str(_stack(tmp_path, _WEAK)), "--output", "json")
+    assert res.returncode == 1
+    doc = json.loads(res.stdout)
+    assert doc["passed"] is False and doc["mandatory"] >= 1
+    rules = {v["rule"] for v in doc["violations"]}
+    assert "no-insecure-transport" in rules, rules
+    assert {"rule", "enforcement", "object", "message"} <= set(doc["violations"][0])
+    ok = run_cli("check", "--stack", "dev", "--output", "json")
+    assert ok.returncode == 0 and json.loads(ok.stdout)["passed"] is True
+
+
+def test_check_plain_table_when_not_a_terminal(tmp_path: Path) -> None:
+    res = run_cli_process("check", "--file", str(_stack(tmp_path, _WEAK)))  # stdout is a pipe
+    assert res.returncode == 1
+    lines = res.stdout.splitlines()
+    assert lines[0].split() == ["rule", "enforcement", "object", "violation"]
+    assert not any(ch in res.stdout for ch in "┃━│─┏\x1b")
+    assert all(len(line.split()) >= 4 for line in lines[1:])
+
+
+def test_bad_output_value_exits_2() -> None:
+    res = run_cli("check", "--stack", "dev", "--output", "yaml")
+    assert res.returncode == 2 and "yaml" in res.stderr
