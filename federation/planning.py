@@ -18,6 +18,59 @@ from federation.spec import FederationSpec
 
 
 @dataclass(frozen=True)
+class RequiredSecret:
+    """A Secret the objects reference but `render` does not write: create it before (or with) them."""
+
+    name: str
+    #: The namespace; on spokes the agent namespace of every managed cluster the pools select.
+    namespace: str
+    #: ``hub`` or ``spokes``.
+    cluster: str
+    type: str
+    keys: tuple[str, ...]
+    #: What it is for and what the keys hold (one sentence).
+    purpose: str
+    #: Names and IPs the server certificate must carry (TLS Secrets only).
+    sans: tuple[str, ...] = ()
+
+
+def omitted_secrets(spec: FederationSpec, *, material: KeyMaterial | None) -> list[RequiredSecret]:
+    """Every Secret the planned objects need that :func:`planned_objects` leaves out, hub first.
+
+    Without `material`: the generated TLS Secret and the SuperExec shared secret. Always: the user's
+    TLS Secret (``existingSecret``), the image pull Secrets the hub pods name, and with SuperNode
+    authentication the node key on every spoke (never shipped through OCM). The spoke's own SuperExec
+    secret is not listed: the SuperNode pod's init container creates it.
+    """
+    ns = spec.hub.namespace
+    out: list[RequiredSecret] = []
+    tls_name = hub.tls_secret_name(spec)
+    if tls_name is not None and (spec.hub.tls.mode == "existingSecret" or material is None):
+        dns, ips = hub.superlink_sans(spec)
+        out.append(RequiredSecret(
+            tls_name, ns, "hub", "kubernetes.io/tls", hub.TLS_SECRET_KEYS,
+            "the SuperLink's server certificate (leaf first, then intermediates), its unencrypted private key, "
+            "and the CA that issued it (the AddOnTemplates carry the same CA: --ca-certificate)",
+            tuple(dict.fromkeys([*hub.tls_verified_names(spec), *dns, *ips]))))
+    se_name = hub.superexec_secret_name(spec)
+    if se_name is not None and material is None:
+        out.append(RequiredSecret(
+            se_name, ns, "hub", "Opaque", (hub.SECRET_KEY,),
+            "the shared secret of the SuperLink and the ServerApp SuperExec (random, e.g. 32 bytes as hex, "
+            "no trailing newline)"))
+    for pull in spec.flower.image_pull_secrets:
+        out.append(RequiredSecret(pull, ns, "hub", "kubernetes.io/dockerconfigjson", (".dockerconfigjson",),
+                                  "registry credentials of the hub pods (flower.imagePullSecrets)"))
+    if spec.hub.supernode_auth.enabled:
+        out.append(RequiredSecret(
+            ocm.node_auth_secret_name(spec), spec.distribution.ocm.agent_namespace, "spokes", "Opaque",
+            (ocm.NODE_AUTH_KEY,),
+            "on every managed cluster: the SuperNode's OpenSSH ECDSA private key; register its public key with "
+            "`flwr supernode register`"))
+    return out
+
+
+@dataclass(frozen=True)
 class KeyMaterial:
     """Generated key material (what the Pulumi program keeps in state)."""
 

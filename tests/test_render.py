@@ -177,3 +177,107 @@ def test_libyaml_and_pure_python_dumpers_write_the_same_bytes() -> None:
     spec = load_stack("prod", STACKS)
     for obj in planning.planned_objects(spec, material=planning.generate_material(spec)):
         assert render.to_yaml(obj) == render.to_yaml(obj, dumper=_PureDumper)
+
+
+# --- the Secrets render leaves out (issue #18.4) -----------------------------------------------------------------
+
+
+def _dev(**hub: Any) -> Any:
+    data = read_stack_config(stack_file("dev", STACKS))
+    assert isinstance(data, dict)
+    data = copy.deepcopy(data)
+    data["hub"].update(hub)
+    return data
+
+
+def _referenced_secrets(objs: list[dict[str, Any]]) -> dict[tuple[str, str], set[str]]:
+    """(namespace, name) → keys of every Secret a top-level (hub) pod template mounts or pulls with."""
+    refs: dict[tuple[str, str], set[str]] = {}
+    for obj in objs:
+        pod = obj.get("spec", {}).get("template", {}).get("spec") if obj["kind"] == "Deployment" else None
+        if not pod:
+            continue
+        ns = obj["metadata"]["namespace"]
+        for vol in pod.get("volumes", []):
+            if "secret" in vol:
+                refs.setdefault((ns, vol["secret"]["secretName"]), set()).update(
+                    i["key"] for i in vol["secret"].get("items", []))
+        for pull in pod.get("imagePullSecrets", []):
+            refs.setdefault((ns, pull["name"]), set()).add(".dockerconfigjson")
+    return refs
+
+
+@pytest.mark.parametrize("variant", ["generate", "existing", "insecure-subprocess", "auth-and-pull"])
+def test_omitted_secrets_are_exactly_the_unrendered_secrets_the_hub_pods_mount(variant: str, ca_file: Path) -> None:
+    hub_overrides: dict[str, Any] = {
+        "generate": {},
+        "existing": {"tls": {"mode": "existingSecret", "secretName": "mine"}},
+        "insecure-subprocess": {"tls": {"mode": "insecure", "allowInsecure": True}, "isolation": "subprocess",
+                                "allowSubprocessIsolation": True},
+        "auth-and-pull": {"supernodeAuth": {"enabled": True}},
+    }[variant]
+    data = _dev(**hub_overrides)
+    if variant == "auth-and-pull":
+        data.setdefault("flower", {})["imagePullSecrets"] = ["regcred"]
+    spec = parse_spec(data)
+    objs = planning.planned_objects(spec, material=None, ca_certificate=ca_file.read_text())
+    rendered = {(o["metadata"].get("namespace"), o["metadata"]["name"]) for o in objs if o["kind"] == "Secret"}
+    missing = {k: v for k, v in _referenced_secrets(objs).items() if k not in rendered}
+    required = planning.omitted_secrets(spec, material=None)
+    hub_listed = {(r.namespace, r.name): set(r.keys) for r in required if r.cluster == "hub"}
+    assert hub_listed == missing
+    spokes = [r for r in required if r.cluster == "spokes"]
+    if spec.hub.supernode_auth.enabled:
+        (auth,) = spokes
+        assert (auth.namespace, auth.keys) == (spec.distribution.ocm.agent_namespace, ("private-key",))
+        # ...the name the SuperNode pods in the AddOnTemplates mount.
+        assert f'"secretName": "{auth.name}"' in __import__("json").dumps(objs)
+    else:
+        assert spokes == []
+
+
+def test_with_material_only_the_users_own_secrets_are_left_out() -> None:
+    spec = parse_spec(_dev())
+    assert planning.omitted_secrets(spec, material=planning.generate_material(spec)) == []
+    existing = parse_spec(_dev(tls={"mode": "existingSecret", "secretName": "mine"}))
+    (mine,) = planning.omitted_secrets(existing, material=planning.generate_material(existing))
+    assert (mine.name, mine.type, mine.keys) == ("mine", "kubernetes.io/tls", ("tls.crt", "tls.key", "ca.crt"))
+    assert mine.sans[:2] == ("flower-dev-superlink-api", "flower-dev-superlink-api.flower-dev.svc")
+
+
+def test_required_secrets_file_is_written_next_to_the_objects_and_replaced(tmp_path: Path, ca_file: Path) -> None:
+    spec = parse_spec(_dev())
+    objs = planning.planned_objects(spec, material=None, ca_certificate=ca_file.read_text())
+    files = render.render_files(objs, planning.omitted_secrets(spec, material=None))
+    assert render.object_count(files) == len(objs)
+    out = tmp_path / "out"
+    render.write_files(out, files)
+    text = (out / render.REQUIRED_SECRETS_FILE).read_text()
+    assert "| hub | flower-dev | `flower-dev-superlink-tls` | `kubernetes.io/tls` | `tls.crt`, `tls.key`, `ca.crt` |" in text
+    assert "kubectl -n flower-dev create secret generic flower-dev-superexec-secret --from-file=secret=" in text
+    # Not YAML: kustomize and `kubectl apply -f out/` never see it.
+    assert render.REQUIRED_SECRETS_FILE not in yaml.safe_load((out / "kustomization.yaml").read_text())["resources"]
+    # A second render into the same directory is allowed, and drops the list when nothing is left out.
+    render.write_files(out, render.render_files(objs, []))
+    assert not (out / render.REQUIRED_SECRETS_FILE).exists()
+
+
+@pytest.mark.skipif(__import__("shutil").which("openssl") is None, reason="needs the openssl CLI")
+def test_the_documented_openssl_commands_make_a_secret_the_superlink_accepts(tmp_path: Path) -> None:
+    """The commands REQUIRED-SECRETS.md prints, run by the real openssl, pass the deploy-time check."""
+    import base64
+    import subprocess
+
+    from federation.manifests import hub
+
+    spec = parse_spec(_dev(tls={"mode": "existingSecret", "secretName": "mine"}))
+    (tls_secret,) = [r for r in planning.omitted_secrets(spec, material=None) if r.type == "kubernetes.io/tls"]
+    script = "\n".join(render.openssl_commands(tls_secret.sans, tls_secret.sans[0]))
+    assert script in render.required_secrets_markdown([tls_secret])
+    subprocess.run(["bash", "-euc", script], cwd=tmp_path, check=True, capture_output=True)
+    data = {k: base64.b64encode((tmp_path / f).read_bytes()).decode()
+            for k, f in (("tls.crt", "server.crt"), ("tls.key", "server.key"), ("ca.crt", "ca.crt"))}
+    checked = hub.check_tls_secret(spec, data)
+    assert checked.ca_certificate == (tmp_path / "ca.crt").read_text()
+    for name in tls_secret.sans:
+        tls.verify_chain((tmp_path / "server.crt").read_text(), checked.ca_certificate, server_name=name)
