@@ -396,6 +396,7 @@ def evaluate(which: str, pools: int, *, gc_mode: str = "normal", profile: Path |
     import pulumi
     import pulumi_kubernetes as k8s
 
+    import federation.tls  # noqa: F401 - imported by the library on first use; imports are set-up, untimed, for all
     from components.federation import Federation
     from federation.loading import parse_spec
 

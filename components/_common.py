@@ -1,11 +1,15 @@
 """Helpers shared by the components (private): type tokens, dependency hand-down, registration."""
 
-from typing import Any
+import asyncio
+from collections.abc import Sequence
+from typing import Any, TypeVar
 
 import pulumi
 import pulumi_kubernetes as k8s
 
 from federation.manifests.common import Obj
+
+T = TypeVar("T")
 
 #: Package name of every type token (``flower-federation:index:<Type>``) and of the provider.
 PACKAGE = "flower-federation"
@@ -39,12 +43,25 @@ def depends_on_list(opts: pulumi.ResourceOptions | None) -> list[Any]:
     return list(deps) if isinstance(deps, list | tuple) else [deps]
 
 
-def registered(res: pulumi.Resource, value: str) -> pulumi.Output[str]:
-    """`value` (a name the builders chose) as an Output that resolves once `res` is registered.
+def registered(res: pulumi.Resource | Sequence[pulumi.Resource], value: T) -> pulumi.Output[T]:
+    """`value` (a name the builders chose) as an Output that resolves once `res` (one resource or several) is registered.
 
-    Dependents of the Output depend on `res`, as with an output of `res` itself.
+    Dependents of the Output depend on `res`, as with an output of `res` itself (the engine receives the
+    same dependencies and property dependencies), and ``apply`` on it runs after the registration. The
+    Output is built directly rather than with ``urn.apply`` (or ``Output.all`` over many): the SDK's
+    bookkeeping per Output (tasks, a tracking deque scanned on every completion, unknown checks) is a
+    large part of a program's cost, and these Outputs exist once per pool and ClientApp.
     """
-    return res.urn.apply(lambda _: value)
+    resources = [res] if isinstance(res, pulumi.Resource) else list(res)
+
+    async def after_registration() -> T:
+        for r in resources:
+            await r.urn.future()
+        return value
+
+    known: asyncio.Future[bool] = asyncio.Future()
+    known.set_result(True)
+    return pulumi.Output(set(resources), after_registration(), known)
 
 
 def custom_resource(name: str, obj: Obj, opts: pulumi.ResourceOptions, spec: Any = None) -> k8s.apiextensions.CustomResource:
@@ -82,8 +99,15 @@ class _LiveComponents(pulumi.runtime.ResourceModule):
 
 
 def track(component: pulumi.ComponentResource) -> None:
-    """Make `component` resolvable from resource references (see :class:`_LiveComponents`)."""
-    component.urn.apply(lambda urn: _LIVE.__setitem__(urn, component))
+    """Make `component` resolvable from resource references (see :class:`_LiveComponents`).
+
+    A callback on the URN's future, not an ``apply``: no Output per component.
+    """
+    def remember(urn: "asyncio.Future[str | None]") -> None:
+        if not urn.cancelled() and urn.exception() is None and urn.result():
+            _LIVE[str(urn.result())] = component
+
+    asyncio.ensure_future(component.urn.future()).add_done_callback(remember)
 
 
 pulumi.runtime.register_resource_module(PACKAGE, "index", _LiveComponents())

@@ -26,7 +26,7 @@ from components.args import OcmArgs, as_part
 from components.pools import in_namespace, ocm_namespace
 from federation.loading import parse_part
 from federation.manifests import ocm
-from federation.spec import FederationSpec, PoolSpec
+from federation.spec import FederationSpec
 from federation.templating import compact_size
 
 TYPE_TOKEN = type_token("FlowerAddon")
@@ -46,13 +46,14 @@ class FlowerAddonArgs(TypedDict, total=False):
     """HOST:PORT the SuperNodes dial; default: the SuperLink's external address (or `ExistingSuperLink.address`)."""
 
 
-def _checked_ca(spec: FederationSpec, pool: PoolSpec, ca: str | None) -> str | None:
-    """The CA PEM, once the pool's AddOnTemplate built with it is known to fit maxManifestBytes."""
-    template = ocm.addon_template(spec, pool, ca)
-    size = compact_size(template)
+def _checked_ca(spec: FederationSpec, ca: str | None) -> str | None:
+    """The CA PEM, once every pool's AddOnTemplate built with it is known to fit maxManifestBytes."""
     limit = spec.distribution.ocm.max_manifest_bytes
-    if size > limit:
-        raise ValueError(f"AddOnTemplate {template['metadata']['name']!r} is {size} bytes, over maxManifestBytes ({limit})")
+    for pool in spec.pools:
+        template = ocm.addon_template(spec, pool, ca)
+        size = compact_size(template)
+        if size > limit:
+            raise ValueError(f"AddOnTemplate {template['metadata']['name']!r} is {size} bytes, over maxManifestBytes ({limit})")
     return ca
 
 
@@ -120,8 +121,9 @@ class FlowerAddon(pulumi.ComponentResource):
         tls = spec.hub.tls.mode != "insecure"
         if tls and ca_certificate is None:
             raise ValueError("superlink: the SuperNodes verify the SuperLink with its CA (TLS is on): give ca_certificate")
+        # One checked CA for every template (its check builds each pool's template with the real CA).
+        ca_leaf = ca.apply(functools.partial(_checked_ca, spec)) if tls else None
         for pool in spec.pools:
-            ca_leaf = ca.apply(functools.partial(_checked_ca, spec, pool)) if tls else None
             template = custom_resource(
                 f"{name}-template-{pool.name}", ocm.addon_template(spec, pool, ca_leaf), opts_(replace=["spec.addonName"]),
             )
@@ -158,5 +160,5 @@ class FlowerAddon(pulumi.ComponentResource):
                 ))
 
         self.addon_name = registered(self.cluster_management_addon, cma["metadata"]["name"])
-        self.template_names = pulumi.Output.all(*[t.urn for t in self.templates]).apply(lambda _: template_names)
+        self.template_names = registered(self.templates, template_names)
         self.register_outputs({"addon_name": self.addon_name, "template_names": self.template_names})

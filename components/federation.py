@@ -26,7 +26,7 @@ from typing import Any, TypedDict
 
 import pulumi
 
-from components._common import depends_on_list, track, type_token
+from components._common import depends_on_list, registered, track, type_token
 from components._links import link_of
 from components.addon import FlowerAddon
 from components.clientapps import ClientAppDistribution
@@ -96,9 +96,11 @@ class Federation(pulumi.ComponentResource):
         self.superlink_external_address = self.superlink.external_address
         self.ca_certificate = self.superlink.ca_certificate
         self.namespace = self.superlink.namespace
-        self.placement_names = pulumi.Output.all(*[p.placement_name for p in self.pools]).apply(list)
+        self.placement_names = registered([p.placement for p in self.pools],
+                                          [ocm.placement_name(spec, p) for p in spec.pools])
         self.addon_name = self.addon.addon_name
-        self.client_app_names = pulumi.Output.all(*[a.manifest_work_replica_set_name for a in self.client_apps]).apply(list)
+        self.client_app_names = registered([a.manifest_work_replica_set for a in self.client_apps],
+                                           [ocm.mwrs_name(spec, a) for a in spec.client_apps])
         self.register_outputs({
             "superlink_address": self.superlink_address,
             "superlink_external_address": self.superlink_external_address,
