@@ -9,11 +9,13 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
+import click
 import typer
 
 from federation.cli_support import (
+    EXIT_BAD_INPUT,
     EXIT_FAILED,
     EXIT_INTERRUPTED,
     FileOpt,
@@ -24,12 +26,16 @@ from federation.cli_support import (
     fail_bad_input,
     out,
     resolve_spec,
+    stack_path,
     validate_stack,
 )
 from federation.errors import Problem, SpecError
 from federation.loading import DEFAULT_STACKS_DIR, stack_file
 from federation.local.cli import local_app
 from federation.spec import FederationSpec
+
+if TYPE_CHECKING:
+    from federation.ops.status import ControlView, HubRefs
 
 app = typer.Typer(
     name="flower-federation",
@@ -250,3 +256,291 @@ def check(
         err.print(f"[bold red]failed[/] {summary}")
         raise typer.Exit(EXIT_FAILED)
     out.print(f"[yellow]passed with warnings[/] {summary}")
+
+
+KubeconfigOpt = Annotated[Path | None, typer.Option(
+    "--kubeconfig", help="Kubeconfig of the hub (default: $KUBECONFIG, ~/.kube/config, or in-cluster).")]
+ContextOpt = Annotated[str | None, typer.Option(
+    "--context", help="Kubeconfig context of the hub (default: the stack file's kubernetes:context).")]
+ControlAddressOpt = Annotated[str | None, typer.Option(
+    "--control-address", help="HOST:PORT where the SuperLink's Control API is already reachable (your own "
+                              "port-forward or tunnel); skips the port-forward.")]
+
+
+def _hub_context(stack: str | None, file: Path | None, stacks_dir: Path, context: str | None) -> str | None:
+    """`--context`, else the stack file's `kubernetes:context` (what `pulumi up` deployed to), else None."""
+    if context is not None:
+        return context
+    from federation.loading import read_stack_config
+
+    try:
+        value = read_stack_config(stack_path(stack, file, stacks_dir), "kubernetes:context", required=False)
+    except SpecError:
+        return None
+    return value if isinstance(value, str) and value else None
+
+
+def _bad(message: str) -> NoReturn:
+    err.print(message, markup=False)
+    raise typer.Exit(EXIT_BAD_INPUT)
+
+
+@app.command()
+def status(
+    stack: StackOpt = None,
+    file: FileOpt = None,
+    stacks_dir: StacksDirOpt = DEFAULT_STACKS_DIR,
+    kubeconfig: KubeconfigOpt = None,
+    context: ContextOpt = None,
+    control_address: ControlAddressOpt = None,
+    no_port_forward: Annotated[bool, typer.Option(
+        "--no-port-forward", help="Do not ask Flower (SuperNodes and runs are then reported unknown).")] = False,
+    output: OutputOpt = "text",
+) -> None:
+    """Show a deployed federation, read live from the hub: SuperLink, SuperNodes and runs, Placements, addon, ClientApps.
+
+    Exit 0 healthy, 1 degraded (or a part that could not be read: unknown), 2 bad input.
+    """
+    import json
+
+    from federation.manifests import hub as hub_manifests
+    from federation.ops import connect as connecting
+    from federation.ops import control, hub
+    from federation.ops import status as st
+
+    spec = resolve_spec(stack, file, stacks_dir)
+    if control_address is not None:
+        try:
+            connecting.check_address(control_address)
+        except connecting.ConnectError as exc:
+            _bad(str(exc))
+    context = _hub_context(stack, file, stacks_dir, context)
+    try:
+        api = hub.api_client(kubeconfig, context)
+    except hub.HubError as exc:
+        _bad(str(exc))
+    refs = st.refs(spec)
+    try:
+        snap = hub.snapshot(api, refs)
+    except hub.HubError as exc:
+        if output == "json":
+            print(json.dumps({"federation": spec.name, "health": "unknown", "error": str(exc)}, indent=2))
+        else:
+            err.print(f"federation {spec.name}: UNKNOWN: {exc}", markup=False)
+        raise typer.Exit(EXIT_FAILED) from None
+    ca_pem = None
+    if refs.tls_secret is not None:
+        from base64 import b64decode
+
+        value = ((snap.tls_secret or {}).get("data") or {}).get(hub_manifests.CA_CERT_KEY)
+        ca_pem = b64decode(value).decode("utf-8") if isinstance(value, str) else None
+    if no_port_forward and control_address is None:
+        view = st.ControlView(via="not asked", error="--no-port-forward")
+    elif refs.tls_secret is not None and ca_pem is None:
+        view = st.ControlView(via="not asked", error=f"no CA: Secret {refs.tls_secret} has no readable "
+                                                     f"{hub_manifests.CA_CERT_KEY}")
+    elif control_address is not None:
+        view = control.query(spec, control_address, ca_pem, via="--control-address")
+    elif hub.in_cluster():
+        view = control.query(spec, hub_manifests.api_address(spec), ca_pem, via="in-cluster")
+    else:
+        view = _query_through_port_forward(spec, api, refs, ca_pem)
+    result = st.evaluate(spec, snap, view)
+    if output == "json":
+        print(json.dumps(result.as_json(), indent=2))
+    else:
+        where = f" on context {context}" if context else ""
+        print(st.render_text(result, source=where))
+    raise typer.Exit(result.exit_code())
+
+
+def _query_through_port_forward(spec: FederationSpec, api: Any, refs: HubRefs, ca_pem: str | None) -> ControlView:
+    """Flower's answer through a port-forward to the SuperLink pod, opened and closed here."""
+    from federation.ops import control, hub
+    from federation.ops import status as st
+
+    try:
+        pod = hub.ready_pod(api, refs.namespace, dict(refs.superlink_selector))
+        forward = hub.PortForward(api, refs.namespace, pod, spec.hub.api_port).start()
+    except hub.HubError as exc:
+        return st.ControlView(via="port-forward", error=str(exc))
+    try:
+        view = control.query(spec, forward.address, ca_pem, via=forward.description)
+    finally:
+        forward.close()
+    if view.error is not None and forward.errors:
+        view = st.ControlView(via=view.via, address=view.address, error=f"{view.error} ({forward.errors[-1]})")
+    return view
+
+
+@app.command()
+def connect(
+    stack: StackOpt = None,
+    file: FileOpt = None,
+    stacks_dir: StacksDirOpt = DEFAULT_STACKS_DIR,
+    name: Annotated[str | None, typer.Option(
+        "--name", help="Connection name for `flwr run . NAME` (default: the federation's name).")] = None,
+    flwr_home: Annotated[Path | None, typer.Option(
+        "--flwr-home", help="Flower's config directory (default: $FLWR_HOME, else ~/.flwr).")] = None,
+    ca_from: Annotated[str, typer.Option(
+        "--ca-from", click_type=click.Choice(["hub", "pulumi", "file"]),
+        help="Where the SuperLink CA comes from: the TLS Secret on the hub, the stack output caCertificate "
+             "(`pulumi stack output`, run next to the stacks directory), or --ca-file.")] = "hub",
+    ca_file: Annotated[Path | None, typer.Option("--ca-file", help="PEM of the SuperLink CA (implies --ca-from file).")] = None,
+    control_address: ControlAddressOpt = None,
+    port_forward: Annotated[bool, typer.Option(
+        "--port-forward", help="Open a port-forward to the SuperLink's Control API and keep it open until Ctrl-C.")] = False,
+    local_port: Annotated[int, typer.Option(
+        "--local-port", min=0, max=65535, help="Local port of --port-forward (0: a free one).")] = 0,
+    make_default: Annotated[bool, typer.Option("--default", help="Also make it flwr's default connection.")] = False,
+    kubeconfig: KubeconfigOpt = None,
+    context: ContextOpt = None,
+) -> None:
+    """Write the SuperLink connection `flwr` reads ($FLWR_HOME/config.toml), so `flwr run . NAME` reaches the federation.
+
+    The Control API is inside the hub only: the connection points at the in-cluster address (for `flwr` in
+    a pod that hub.controlClients admits), at --control-address, or at a --port-forward this command holds open.
+    """
+    from federation.manifests import hub as hub_manifests
+    from federation.ops import connect as connecting
+
+    spec = resolve_spec(stack, file, stacks_dir)
+    if ca_file is not None:
+        ca_from = "file"
+    if port_forward and control_address is not None:
+        _bad("error: give at most one of --port-forward or --control-address")
+    home = connecting.flwr_home(flwr_home)
+    try:
+        conn_name = connecting.check_name(name or spec.name)
+        if control_address is not None:
+            connecting.check_address(control_address)
+    except connecting.ConnectError as exc:
+        _bad(str(exc))
+    hub_context = _hub_context(stack, file, stacks_dir, context)
+    api: Any = None
+
+    def hub_api() -> Any:
+        nonlocal api
+        from federation.ops import hub
+
+        if api is None:
+            try:
+                api = hub.api_client(kubeconfig, hub_context)
+            except hub.HubError as exc:
+                _bad(str(exc))
+        return api
+
+    ca_pem = None
+    if connecting.uses_tls(spec):
+        ca_pem = _connect_ca(spec, stack, stacks_dir, ca_from, ca_file, hub_api)
+    forward = None
+    if port_forward:
+        from federation.ops import hub
+        from federation.ops import status as st
+
+        refs = st.refs(spec)
+        try:
+            pod = hub.ready_pod(hub_api(), refs.namespace, dict(refs.superlink_selector))
+            forward = hub.PortForward(hub_api(), refs.namespace, pod, spec.hub.api_port, local_port=local_port).start()
+        except hub.HubError as exc:
+            if exc.bad_input:
+                _bad(str(exc))
+            err.print(f"error: {exc}", markup=False)
+            raise typer.Exit(EXIT_FAILED) from None
+        address = forward.address
+    else:
+        address = control_address or hub_manifests.api_address(spec)
+    try:
+        conn = connecting.connection(spec, home, conn_name, address)
+        path = connecting.write_connection(home, conn, ca_pem=ca_pem, make_default=make_default)
+    except (connecting.ConnectError, OSError) as exc:
+        if forward is not None:
+            forward.close()
+        _bad(f"error: {exc}")
+    trust = "insecure (tls.mode insecure)" if conn.insecure else f"CA {conn.root_certificates}"
+    out.print(f"wrote SuperLink connection {conn_name} to {path}: address {address}, {trust}", markup=False)
+    out.print(f"  try: FLWR_HOME={home} flwr ls {conn_name}    flwr run . {conn_name}", markup=False)
+    if forward is None:
+        if control_address is None:
+            out.print(f"  {address} is the Control API inside the hub (from a pod hub.controlClients admits); "
+                      "from elsewhere use --port-forward", markup=False)
+        return
+    _hold(forward)
+
+
+def _connect_ca(spec: FederationSpec, stack: str | None, stacks_dir: Path, ca_from: str, ca_file: Path | None,
+                hub_api: Any) -> str:
+    """The CA PEM `connect` writes, from --ca-file, the stack output, or the hub's TLS Secret (exit 2 on bad input)."""
+    from federation.manifests import hub as hub_manifests
+    from federation.ops import connect as connecting
+
+    try:
+        if ca_from == "file":
+            if ca_file is None:
+                _bad("--ca-from file needs --ca-file PATH")
+            try:
+                return connecting.check_ca(ca_file.read_text(encoding="utf-8"), f"--ca-file {ca_file}")
+            except (OSError, UnicodeDecodeError) as exc:
+                _bad(f"--ca-file: cannot read {ca_file}: {exc}")
+        if ca_from == "pulumi":
+            if stack is None:
+                _bad("--ca-from pulumi needs --stack NAME (the Pulumi stack)")
+            return connecting.check_ca(_pulumi_ca(stack, stacks_dir), f"pulumi stack output caCertificate ({stack})")
+        from federation.ops import hub
+
+        secret = hub_manifests.tls_secret_name(spec)
+        assert secret is not None  # TLS is on
+        try:
+            return connecting.check_ca(hub.read_ca(hub_api(), spec.hub.namespace, secret),
+                                       f"Secret {spec.hub.namespace}/{secret}")
+        except hub.HubError as exc:
+            err.print(f"error: {exc}", markup=False)
+            raise typer.Exit(EXIT_FAILED) from None
+    except connecting.ConnectError as exc:
+        _bad(str(exc))
+
+
+def _pulumi_ca(stack: str, stacks_dir: Path) -> str:
+    """`caCertificate` from `pulumi stack output --json --show-secrets`, run in the project directory."""
+    import json
+    import shutil
+    import subprocess
+
+    project = stacks_dir.resolve().parent
+    exe = shutil.which("pulumi")
+    if exe is None:
+        _bad("--ca-from pulumi: the pulumi CLI is not on PATH (or use --ca-from hub / --ca-file)")
+    res = subprocess.run([exe, "stack", "output", "--json", "--show-secrets", "--stack", stack, "--non-interactive"],
+                         cwd=project, capture_output=True, text=True, timeout=120, check=False)
+    if res.returncode != 0:
+        err.print(f"error: `pulumi stack output` in {project} exited {res.returncode}: {res.stderr.strip()[-800:]}",
+                  markup=False)
+        raise typer.Exit(EXIT_FAILED)
+    try:
+        value = json.loads(res.stdout).get("caCertificate")
+    except (ValueError, AttributeError):
+        value = None
+    if not isinstance(value, str):
+        err.print(f"error: stack {stack} has no caCertificate output (was `pulumi up` run?)", markup=False)
+        raise typer.Exit(EXIT_FAILED)
+    return value
+
+
+def _hold(forward: Any) -> None:
+    """Keep the port-forward open until Ctrl-C or SIGTERM."""
+    import signal
+    import threading
+
+    stop = threading.Event()
+    previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    out.print(f"forwarding {forward.address} -> {forward.description}; Ctrl-C to stop", markup=False)
+    try:
+        while not stop.wait(0.5):
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        forward.close()
+    out.print(f"port-forward closed: the connection needs it open again (connect --port-forward --local-port "
+              f"{forward.local_port})", markup=False)
