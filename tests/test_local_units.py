@@ -13,6 +13,8 @@ from federation.local.progress import RunProgress, parse_metrics, strip_ansi
 from federation.local.runner import LocalFederation, default_app, free_port, resolve_binary
 from tests.e2e.specs import make_spec
 
+REPO = Path(__file__).resolve().parents[1]
+
 INFO = "\x1b[92mINFO \x1b[0m:      "
 STREAM = [
     "Using SuperLink: local (127.0.0.1:4000)\n",
@@ -93,6 +95,46 @@ def test_run_config_sets_rounds_min_nodes_and_spec_run_config(tmp_path: Path) ->
     fed = LocalFederation(spec, tmp_path)
     assert fed.run_config(4) == "lr=0.05 min-nodes=3 num-server-rounds=4"
     assert fed.run_config(1, {"fail-at-round": 1}) == "fail-at-round=1 lr=0.05 min-nodes=3 num-server-rounds=1"
+
+
+def test_run_config_injects_only_the_keys_the_app_declares(tmp_path: Path) -> None:
+    spec = make_spec(local={"supernodesPerPool": 3, "runConfig": {"lr": 0.05}})
+    fed = LocalFederation(spec, tmp_path)
+    assert fed.run_config(4, declared=["num-server-rounds", "lr"]) == "lr=0.05 num-server-rounds=4"
+    # The user's own keys go through as written: Flower is the judge (and the runner explains its verdict).
+    assert fed.run_config(4, declared=[]) == "lr=0.05"
+    assert LocalFederation(make_spec(), tmp_path).run_config(2, declared=[]) == ""
+
+
+def test_app_config_is_the_apps_flattened_run_config(tmp_path: Path) -> None:
+    from federation.local.runner import LocalRunError, app_config
+
+    (tmp_path / "pyproject.toml").write_text(
+        '[tool.flwr.app]\npublisher = "x"\n[tool.flwr.app.config]\nnum-server-rounds = 3\n'
+        '[tool.flwr.app.config.model]\nlr = 0.1\n')
+    assert app_config(tmp_path) == {"num-server-rounds": 3, "model.lr": 0.1}
+    assert set(app_config(REPO / "examples" / "quickstart-numpy")) == {
+        "num-server-rounds", "lr", "local-epochs", "fail-at-round", "min-nodes"}
+    (tmp_path / "pyproject.toml").write_text("[project]\nname = 'x'\n")
+    with pytest.raises(LocalRunError, match=r"no \[tool.flwr.app\] table"):
+        app_config(tmp_path)
+    (tmp_path / "pyproject.toml").write_text("[tool.flwr.app\n")
+    with pytest.raises(LocalRunError, match="not valid TOML"):
+        app_config(tmp_path)
+
+
+def test_stop_all_reports_what_it_waits_for(tmp_path: Path) -> None:
+    script = "import signal, time\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\nprint('ready', flush=True)\ntime.sleep(60)\n"
+    proc = ManagedProcess("stubborn", (sys.executable, "-c", script), {}, tmp_path / "s.log")
+    proc.start()
+    deadline = time.monotonic() + 10
+    while "ready" not in proc.log_path.read_text() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    heard: list[tuple[list[str], float]] = []
+    stop_all([proc], grace=2.5, report=lambda names, left: heard.append((names, left)))
+    assert proc.returncode() == -9
+    assert heard and all(names == ["stubborn"] for names, _ in heard)
+    assert heard[0][1] <= 1.6
 
 
 def test_stop_all_kills_a_detached_grandchild(tmp_path: Path) -> None:

@@ -13,7 +13,7 @@ import os
 import signal
 import subprocess
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -157,18 +157,32 @@ def _signal_groups(procs: Iterable[ProcId], sig: signal.Signals) -> None:
             pass
 
 
-def stop_all(processes: Sequence[ManagedProcess], *, grace: float = 5.0, sig: signal.Signals = signal.SIGTERM) -> None:
+#: Called while stopping, about once a second, with the names of the processes still running and the
+#: seconds left before SIGKILL.
+StopReporter = Callable[[list[str], float], None]
+
+
+def stop_all(processes: Sequence[ManagedProcess], *, grace: float = 5.0, sig: signal.Signals = signal.SIGTERM,
+             report: StopReporter | None = None) -> None:
     """Stop `processes` and all their descendants: `sig` (SIGTERM), then SIGKILL after `grace` seconds."""
     targets: list[ProcId] = []
+    owner: dict[ProcId, str] = {}
     for proc in processes:
-        targets.extend(proc.all_procs())
+        for t in proc.all_procs():
+            targets.append(t)
+            owner.setdefault(t, proc.name)
     _signal_groups(targets, sig)
     deadline = time.monotonic() + grace
+    next_report = time.monotonic() + 1.0
     while time.monotonic() < deadline:
         for proc in processes:
             proc.returncode()  # reap
-        if not any(t.alive() for t in targets):
+        alive = [t for t in targets if t.alive()]
+        if not alive:
             break
+        if report is not None and time.monotonic() >= next_report:
+            report(sorted({owner.get(t, "child process") for t in alive}), max(0.0, deadline - time.monotonic()))
+            next_report += 1.0
         time.sleep(0.05)
     # Anything left (or newly spawned meanwhile) gets SIGKILL.
     for proc in processes:

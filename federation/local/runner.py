@@ -19,14 +19,14 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 
 from federation import flower, proxy, tls
-from federation.local.procs import ManagedProcess, descendants, stop_all
-from federation.local.progress import RoundMetrics, RunProgress
+from federation.local.procs import ManagedProcess, StopReporter, descendants, stop_all
+from federation.local.progress import RoundMetrics, RunProgress, strip_ansi
 from federation.spec import FederationSpec, NodeConfigValue, PoolSpec
 
 HOST = "127.0.0.1"
@@ -118,6 +118,42 @@ def default_app() -> Path:
     raise LocalRunError(f"cannot find examples/{DEFAULT_APP_NAME}; pass --app PATH")
 
 
+#: The run-config keys the runner sets itself, when the app declares them (`--rounds`, all SuperNodes).
+ROUNDS_KEY = "num-server-rounds"
+MIN_NODES_KEY = "min-nodes"
+_REJECTED = "Invalid run configuration"
+
+
+def _flatten(table: Mapping[str, object], prefix: str = "") -> dict[str, object]:
+    """Flower's flattening of nested run-config tables: `{"a": {"b": 1}}` → `{"a.b": 1}`."""
+    flat: dict[str, object] = {}
+    for key, value in table.items():
+        if isinstance(value, Mapping):
+            flat.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def app_config(app: Path) -> dict[str, object]:
+    """The run-config keys a Flower App declares (`[tool.flwr.app.config]` of its pyproject.toml, flattened)
+    with their defaults: the only keys Flower accepts in `--run-config`."""
+    import tomllib
+
+    path = Path(app) / "pyproject.toml"
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise LocalRunError(f"cannot read {path}: {exc.strerror}") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise LocalRunError(f"{path} is not valid TOML: {exc}") from None
+    flwr = data.get("tool", {}).get("flwr", {})
+    if not isinstance(flwr, dict) or not isinstance(flwr.get("app"), dict):
+        raise LocalRunError(f"{path} has no [tool.flwr.app] table: not a Flower App")
+    config = flwr["app"].get("config", {})
+    return _flatten(config) if isinstance(config, dict) else {}
+
+
 @dataclass
 class RunResult:
     """The real outcome of one `flwr run`, from `flwr ls` (not from its exit code)."""
@@ -151,6 +187,8 @@ class SuperNodeHandle:
     public_key_path: Path | None = None
 
 
+#: Hears every line of `flwr run --stream` with the events it produced (RunProgress.feed), and ("", progress,
+#: ["idle"]) after each second without output.
 Listener = Callable[[str, RunProgress, list[str]], None]
 
 
@@ -170,8 +208,11 @@ class LocalFederation:
         keep: bool = False,
         startup_timeout: float = 60.0,
         grace_seconds: float = 5.0,
+        on_step: Callable[[str], None] | None = None,
     ) -> None:
         self.spec = spec
+        #: Told what start() is doing / waiting for, one short sentence per step.
+        self.on_step = on_step
         self._own_workdir = workdir is None
         self.workdir = Path(tempfile.mkdtemp(prefix="flower-federation-")) if workdir is None else Path(workdir).resolve()
         self.keep = keep or not self._own_workdir
@@ -267,17 +308,28 @@ class LocalFederation:
         if flower.uses_superexec_secret(self.spec):
             tls.write_private_file(Path(self.layout.superexec_secret), tls.generate_shared_secret())
         self._write_flwr_config()
+        self._step(f"starting the SuperLink on {self.api_address}, waiting for its /health")
         self._start_superlink()
+        self._step(f"starting the Fleet proxy (nginx) on {self.superlink_address}, waiting for /health through it")
         self._start_proxy()
+        self._step(f"starting {self.total_supernodes} SuperNode(s)" + (
+            " and their SuperExecs" if any(p.isolation == "process" for p in self.spec.pools) else ""))
         if self.spec.hub.isolation == "process":
             proc = flower.serverapp_superexec(self.spec, self.layout, superlink_host=HOST, port=self.api_port,
                                               health_host=HOST, health_port=free_port())
             self.serverapp_superexec = self._launch("superexec-serverapp", proc)
         self._start_supernodes()
 
-    def stop(self) -> None:
-        """Stop every process (SIGTERM, SIGKILL after the grace period) and clean up the work dir."""
-        stop_all(self.processes, grace=self.grace_seconds)
+    def _step(self, message: str) -> None:
+        if self.on_step is not None:
+            self.on_step(message)
+
+    def stop(self, report: StopReporter | None = None) -> None:
+        """Stop every process (SIGTERM, SIGKILL after the grace period) and clean up the work dir.
+
+        `report` hears, about once a second, which processes are still running (see :func:`stop_all`).
+        """
+        stop_all(self.processes, grace=self.grace_seconds, report=report)
         if self._own_workdir and not self.keep:
             shutil.rmtree(self.workdir, ignore_errors=True)
 
@@ -475,9 +527,14 @@ class LocalFederation:
         shutil.copytree(app, target, ignore=_APP_IGNORE, dirs_exist_ok=False)
         return target
 
-    def run_config(self, rounds: int, extra: Mapping[str, NodeConfigValue] | None = None) -> str:
-        """`--run-config` value: num-server-rounds, min-nodes, then spec.local.run_config and `extra`."""
-        config: dict[str, NodeConfigValue] = {"num-server-rounds": rounds, "min-nodes": self.total_supernodes}
+    def run_config(self, rounds: int, extra: Mapping[str, NodeConfigValue] | None = None,
+                   declared: Iterable[str] | None = None) -> str:
+        """`--run-config` value: num-server-rounds and min-nodes (only those of them the app declares, when
+        `declared` is given), then spec.local.run_config and `extra` as written (Flower checks them)."""
+        config: dict[str, NodeConfigValue] = {ROUNDS_KEY: rounds, MIN_NODES_KEY: self.total_supernodes}
+        if declared is not None:
+            keys = set(declared)
+            config = {k: v for k, v in config.items() if k in keys}
         config.update(self.spec.local.run_config)
         config.update(extra or {})
         return flower.format_node_config(config)
@@ -498,9 +555,12 @@ class LocalFederation:
         timeout = float(self.spec.local.timeout_seconds) if timeout is None else timeout
         source = default_app() if app is None else Path(app)
         app_dir = self.prepare_app(source)
+        declared = app_config(app_dir)
         log_path = self.logs_dir / f"run-{self._runs}.log"
-        argv = [resolve_binary("flwr"), "run", str(app_dir), CONNECTION, "--stream",
-                "--run-config", self.run_config(rounds, run_config)]
+        argv = [resolve_binary("flwr"), "run", str(app_dir), CONNECTION, "--stream"]
+        config = self.run_config(rounds, run_config, declared)
+        if config:
+            argv += ["--run-config", config]
         progress = RunProgress()
         started = time.monotonic()
         deadline = started + timeout
@@ -517,7 +577,31 @@ class LocalFederation:
                 stop_all([managed], grace=2.0)
         if timed_out and progress.run_id is not None:
             self.flwr("stop", str(progress.run_id), CONNECTION)
-        return self._result(progress, log_path, time.monotonic() - started, timed_out, timeout)
+        result = self._result(progress, log_path, time.monotonic() - started, timed_out, timeout)
+        if progress.run_id is None and self._rejected_config(log_path):
+            result.reason = self._rejection_reason(declared)
+        return result
+
+    @staticmethod
+    def _rejected_config(run_log: Path) -> bool:
+        try:
+            return _REJECTED in run_log.read_text(errors="replace")
+        except OSError:
+            return False
+
+    def _rejection_reason(self, declared: Mapping[str, object]) -> str:
+        """Flower's reason for refusing the run config (the client only sees "[code: 15] Invalid run
+        configuration."; the SuperLink logs why), and the keys the app declares."""
+        why = "Flower gave no reason"
+        if self.superlink_process is not None:
+            for line in reversed(self.superlink_process.log_tail(200)):
+                clean = strip_ansi(line)
+                if "Could not start run: " in clean:  # Flower's own log line: "Could not start run: <reason>"
+                    why = clean.split("Could not start run: ", 1)[1].strip()
+                    break
+        keys = ", ".join(sorted(declared)) or "none"
+        return (f"Flower rejected the run config ({why}); the app declares: {keys} "
+                "([tool.flwr.app.config]; local.runConfig may set only those)")
 
     def _pump(self, proc: subprocess.Popen[str], progress: RunProgress, log: object, deadline: float,
               listener: Listener | None) -> bool:
@@ -536,6 +620,8 @@ class LocalFederation:
                 if not sel.select(timeout=min(remaining, 1.0)):
                     if proc.poll() is not None:
                         return False
+                    if listener is not None:
+                        listener("", progress, ["idle"])  # a second without output
                     continue
                 line = proc.stdout.readline()
                 if not line:
