@@ -281,3 +281,14 @@ def test_the_documented_openssl_commands_make_a_secret_the_superlink_accepts(tmp
     assert checked.ca_certificate == (tmp_path / "ca.crt").read_text()
     for name in tls_secret.sans:
         tls.verify_chain((tmp_path / "server.crt").read_text(), checked.ca_certificate, server_name=name)
+
+
+def test_docs_gitops_shows_the_commands_render_prints_for_dev() -> None:
+    """docs/gitops.md quotes the OpenSSL commands for stacks/Pulumi.dev.yaml: they stay what render prints."""
+    spec = load_stack("dev", STACKS)
+    (tls_secret,) = [r for r in planning.omitted_secrets(spec, material=None) if r.type == "kubernetes.io/tls"]
+    doc = (REPO / "docs" / "gitops.md").read_text()
+    assert "\n".join(render.openssl_commands(tls_secret.sans, tls_secret.sans[0])) in doc
+    for line in render.required_secrets_markdown(planning.omitted_secrets(spec, material=None)).splitlines():
+        if line.startswith(("kubectl ", "  --from-file", "openssl rand")):
+            assert line in doc, line
