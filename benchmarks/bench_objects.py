@@ -1,15 +1,17 @@
-"""Hub object count vs managed-cluster count, and vs pools/ClientApps.
+"""Hub object count vs managed-cluster count, and vs pools/ClientApps: what the program registers.
 
-Counts the objects the program registers on the hub, from `federation.planning.planned_objects`
-(the pure builders the components call; `tests/test_components_federation.py` checks that the
-program registers exactly these), plus the two key-material resources that live only in Pulumi
-state. Nothing is timed.
+Each declaration is evaluated as `Federation("fl", ...)` under the Pulumi mock engine (one process per
+declaration) and the registrations are counted as the engine receives them: Kubernetes objects by
+kind, the key-material dynamic resources (`SuperLinkCertificate`, `SharedSecret`: Pulumi state only,
+registered only when the declaration needs them) and the component resources, separately. The count
+of Kubernetes objects is checked against `federation.planning.planned_objects` (what `render`
+writes). Nothing is timed.
 
 * OCM mode (installStrategy Placements): the Placement selects clusters on the hub at run time, so
   the object count must not depend on how many clusters it may select (`numberOfClusters` 1 → 1000).
 * Manual mode: one ManagedClusterAddOn and one AddOnDeploymentConfig per LISTED cluster, so the count
   grows with the clusters you list (by design; reported separately).
-* Pools/ClientApps: linear (one Placement, binding, AddOnTemplate, ADC per pool; one MWRS per ClientApp).
+* Pools/ClientApps: linear in the number of pools and ClientApps.
 
     python benchmarks/bench_objects.py
     python benchmarks/bench_objects.py --clusters 1 10 --pools 1 10
@@ -19,6 +21,8 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import json
+import subprocess
 import sys
 from collections import Counter
 from pathlib import Path
@@ -28,70 +32,102 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
-from benchmarks.common import Report, Table, Target, add_out_argument, declaration
+from benchmarks.common import PYTHON, REPO, Report, Table, Target, add_out_argument, declaration
 
 NAME = "objects"
 DEFAULT_CLUSTERS = (1, 10, 100, 1000)
-DEFAULT_POOLS = (1, 10, 100, 1000)
-KEY_MATERIAL_RESOURCES = 2  # SuperLinkCertificate + SharedSecret (Pulumi state only, not on the cluster)
-CA = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
+DEFAULT_MANUAL_CLUSTERS = (1, 10, 100)
+DEFAULT_POOLS = (1, 10, 100)
+OCM_KINDS = ("Placement", "ManagedClusterSetBinding", "AddOnTemplate", "AddOnDeploymentConfig",
+             "ClusterManagementAddOn", "ManagedClusterAddOn", "ManifestWorkReplicaSet")
 
 
-def count(data: dict[str, Any]) -> tuple[int, Counter[str]]:
-    """(objects, by kind) the program registers on the hub for `data` (Secrets with key material included)."""
+def count(data: dict[str, Any]) -> dict[str, Any]:
+    """What `Federation` registers for `data` under the mock engine, in THIS process (see the module docstring)."""
+    import pulumi
+
+    from benchmarks.bench_program import _material, _mocks
+    from components.federation import Federation
     from federation import flower, planning
     from federation.loading import parse_spec
     from federation.manifests import hub
 
     spec = parse_spec(data)
-    secrets = hub.HubSecrets(tls_cert="cert", tls_key="key", ca_cert=CA, tls_checksum="0" * 64,
-                             superexec_secret="s" if flower.uses_superexec_secret(spec) else None)
-    objs = planning.planned_objects(spec, material=planning.KeyMaterial(secrets, CA))
-    return len(objs), Counter(o["kind"] for o in objs)
+    mocks, monitor = _mocks()
+    cert = secret = None
+    if spec.hub.tls.mode == "generate":
+        cert, secret = _material(spec)
+        mocks.state["fl-superlink-tls"] = cert
+    if flower.uses_superexec_secret(spec):
+        secret = secret or "5e" * 32
+        mocks.state["fl-superlink-superexec-secret"] = {"nbytes": 32, "secret": secret}
+    pulumi.runtime.set_mocks(mocks, project="bench", stack="objects", preview=True, monitor=monitor)
+    pulumi.runtime.set_all_config({})
+    pulumi.runtime.test(lambda: Federation("fl", {"federation": data, "existing_ca_certificate": None}))()
+    kinds: Counter[str] = Counter()
+    dynamic = components = 0
+    for r in mocks.resources:
+        if not r.custom:
+            components += 1
+        elif r.typ.startswith("kubernetes:"):
+            kinds[r.typ.rsplit(":", 1)[-1]] += 1
+        else:
+            dynamic += 1
+    secrets = hub.HubSecrets(
+        tls_cert=cert["cert_pem"] if cert else None, tls_key=cert["key_pem"] if cert else None,
+        ca_cert=cert["ca_cert_pem"] if cert else None, superexec_secret=secret if flower.uses_superexec_secret(spec) else None,
+        tls_checksum=hub.tls_checksum(cert["cert_pem"], cert["ca_cert_pem"]) if cert else None)
+    planned = planning.planned_objects(spec, material=planning.KeyMaterial(secrets, cert["ca_cert_pem"] if cert else None))
+    objects = sum(kinds.values())
+    if objects != len(planned) or Counter(o["kind"] for o in planned) != kinds:
+        raise RuntimeError(f"registered {dict(kinds)} but planned_objects has {dict(Counter(o['kind'] for o in planned))}")
+    return {"objects": objects, "kinds": dict(kinds), "key_material": dynamic, "components": components}
 
 
-def _kinds(kinds: Counter[str], names: tuple[str, ...]) -> list[int]:
-    return [kinds.get(k, 0) for k in names]
+def count_in_subprocess(data: dict[str, Any]) -> dict[str, Any]:
+    proc = subprocess.run([PYTHON, str(Path(__file__).resolve()), "--worker"], input=json.dumps(data),
+                          capture_output=True, text=True, cwd=REPO, check=False)
+    if proc.returncode != 0:
+        raise RuntimeError(proc.stderr[-4000:])
+    result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
+    return result
 
 
-OCM_KINDS = ("Placement", "ManagedClusterSetBinding", "AddOnTemplate", "AddOnDeploymentConfig",
-             "ClusterManagementAddOn", "ManagedClusterAddOn", "ManifestWorkReplicaSet")
+def _row(first: list[Any], c: dict[str, Any]) -> list[Any]:
+    return [*first, c["objects"], c["key_material"], c["components"], *(c["kinds"].get(k, 0) for k in OCM_KINDS)]
 
 
-def measure(clusters: list[int], pools: list[int]) -> Report:
+def measure(clusters: list[int], manual_clusters: list[int], pools: list[int]) -> Report:
     ocm_rows, manual_rows, pool_rows = [], [], []
     ocm_counts = []
     for n in clusters:
-        total, kinds = count(declaration(1, number_of_clusters=n))
-        ocm_counts.append(total)
-        ocm_rows.append([n, total, total + KEY_MATERIAL_RESOURCES, *_kinds(kinds, OCM_KINDS)])
-    for n in clusters:
-        total, kinds = count(declaration(1, manual_clusters_per_pool=n))
-        manual_rows.append([n, total, total + KEY_MATERIAL_RESOURCES, *_kinds(kinds, OCM_KINDS)])
+        c = count_in_subprocess(declaration(1, number_of_clusters=n))
+        ocm_counts.append(c["objects"])
+        ocm_rows.append(_row([n], c))
+    for n in manual_clusters:
+        manual_rows.append(_row([n], count_in_subprocess(declaration(1, manual_clusters_per_pool=n))))
     pool_counts = []
     for n in pools:
-        total, kinds = count(declaration(n))
-        pool_counts.append((n, total))
-        pool_rows.append([n, n, total, total + KEY_MATERIAL_RESOURCES, *_kinds(kinds, OCM_KINDS)])
-    cols = ["objects", "+ key material", *OCM_KINDS]
+        c = count_in_subprocess(declaration(n))
+        pool_counts.append((n, c["objects"] + c["key_material"] + c["components"]))
+        pool_rows.append(_row([n, n], c))
+    cols = ["Kubernetes objects", "key material (state only)", "components", *OCM_KINDS]
     flat = len(set(ocm_counts)) == 1
     slopes = {(b[1] - a[1]) / (b[0] - a[0]) for a, b in itertools.pairwise(pool_counts) if b[0] != a[0]}
     linear = len(slopes) <= 1
     targets = [
         Target("hub objects vs clusters (OCM Placements mode)", "independent of cluster count",
                f"{min(ocm_counts)}..{max(ocm_counts)} objects for numberOfClusters {min(clusters)}..{max(clusters)}", flat),
-        Target("hub objects vs pools + ClientApps", "linear",
-               f"{', '.join(f'{s:g}' for s in sorted(slopes)) or '-'} objects per (pool + ClientApp)", linear),
+        Target("registrations vs pools + ClientApps", "linear",
+               f"{', '.join(f'{s:g}' for s in sorted(slopes)) or '-'} registrations per (pool + ClientApp)", linear),
     ]
     notes = [
         "Manual mode lists clusters explicitly: one ManagedClusterAddOn + one per-cluster AddOnDeploymentConfig per listed "
         "cluster, so its count grows linearly with the clusters listed (expected, not a regression).",
-        "`+ key material` adds the SuperLinkCertificate and SharedSecret dynamic resources (Pulumi state only).",
+        "Registrations per (pool + ClientApp) count every resource the engine tracks: Kubernetes objects and components.",
     ]
     return Report(
-        NAME, "Hub objects vs clusters and pools",
-        "Object counts from the pure builders (`planned_objects`, what the program registers); one pool/ClientApp "
-        "for the cluster sweeps, N pools with N ClientApps for the pool sweep. Not timed.",
+        NAME, "Hub objects vs clusters and pools (what the program registers)", " ".join(__doc__.split("\n\n")[1].split()),
         tables=[
             Table("OCM mode (installStrategy Placements), 1 pool: numberOfClusters", ["numberOfClusters", *cols], ocm_rows),
             Table("Manual mode, 1 pool: listed clusters", ["listed clusters", *cols], manual_rows),
@@ -102,13 +138,20 @@ def measure(clusters: list[int], pools: list[int]) -> Report:
     )
 
 
-def main(argv: list[str] | None = None) -> Report:
+def main(argv: list[str] | None = None) -> Report | None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--clusters", type=int, nargs="+", default=list(DEFAULT_CLUSTERS))
+    parser.add_argument("--clusters", type=int, nargs="+", default=list(DEFAULT_CLUSTERS),
+                        help="numberOfClusters of the one pool (OCM mode)")
+    parser.add_argument("--manual-clusters", type=int, nargs="+", default=list(DEFAULT_MANUAL_CLUSTERS),
+                        help="clusters listed by the one pool (Manual mode)")
     parser.add_argument("--pools", type=int, nargs="+", default=list(DEFAULT_POOLS))
+    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     add_out_argument(parser)
     args = parser.parse_args(argv)
-    report = measure(args.clusters, args.pools)
+    if args.worker:
+        print(json.dumps(count(json.loads(sys.stdin.read()))))
+        return None
+    report = measure(args.clusters, args.manual_clusters, args.pools)
     report.write(args.out)
     report.print()
     return report

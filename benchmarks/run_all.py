@@ -35,8 +35,8 @@ def main(argv: list[str] | None = None) -> list[Report]:
     out = ["--out", str(args.out)]
     reports: list[Report | None] = []
     if args.quick:
-        reports.append(bench_program.main(["--sizes", "1", "10", "--pairs", "1", *out]))
-        reports.append(bench_objects.main(["--clusters", "1", "10", "--pools", "1", "10", *out]))
+        reports.append(bench_program.main(["--sizes", "1", "10", "--rounds", "1", "--gc", "normal", *out]))
+        reports.append(bench_objects.main(["--clusters", "1", "10", "--manual-clusters", "1", "10", "--pools", "1", "10", *out]))
         reports.append(bench_cli.main(["--validate-pools", "50", "--render-pools", "10", "--runs", "1", "--cli-runs", "1", *out]))
     else:
         reports.append(bench_program.main(out))

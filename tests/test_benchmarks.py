@@ -34,23 +34,37 @@ def read_report(out: Path, name: str) -> dict:
 
 
 def test_bench_program_smallest(tmp_path: Path) -> None:
-    bench_program.main(["--sizes", "1", "--pairs", "1", "--out", str(tmp_path)])
+    bench_program.main(["--sizes", "1", "--rounds", "1", "--gc", "normal", "--out", str(tmp_path)])
     data = read_report(tmp_path, "program")
     runs = data["data"]["runs"]
-    assert [r["which"] for r in runs] == ["ours", "hand"]
-    # both programs registered the same custom resources
-    assert runs[0]["keys_digest"] == runs[1]["keys_digest"]
-    assert runs[0]["custom_resources"] == runs[1]["custom_resources"] > 0
-    assert runs[1]["components"] == 0 < runs[0]["components"]
+    assert [r["which"] for r in runs] == ["ours", "fair", "naive"]
+    ours, fair, naive = runs
+    # the fair program registers exactly what ours registers (inputs, dependencies, options), checked by the script
+    assert ours["registrations_digest"] == fair["registrations_digest"]
+    assert ours["keys_digest"] == fair["keys_digest"] == naive["keys_digest"]
+    assert ours["custom_resources"] == fair["custom_resources"] == naive["custom_resources"] > 0
+    assert fair["components"] == naive["components"] == 0 < ours["components"]
+    assert all(r["cpu_seconds"] > 0 and r["gc"] == "normal" for r in runs)
+
+
+def test_fair_program_differs_when_a_registration_differs() -> None:
+    run = {"pools": 1, "custom_resources": 2, "keys_digest": "k", "registrations_digest": "a",
+           "registrations": {"x": "1", "y": "2"}}
+    same = {**run, "which": "fair"}
+    bench_program.check_equivalent({"ours": run, "fair": same})
+    other = {**run, "registrations_digest": "b", "registrations": {"x": "1", "y": "3"}}
+    with pytest.raises(RuntimeError, match=r"differ at 1 pools in 1 resources: \['y'\]"):
+        bench_program.check_equivalent({"ours": run, "fair": other})
 
 
 def test_bench_objects_smallest(tmp_path: Path) -> None:
-    bench_objects.main(["--clusters", "1", "10", "--pools", "1", "2", "--out", str(tmp_path)])
+    bench_objects.main(["--clusters", "1", "10", "--manual-clusters", "1", "2", "--pools", "1", "2", "--out", str(tmp_path)])
     data = read_report(tmp_path, "objects")
     ocm = data["data"]["ocm"]
     assert ocm[0][1] == ocm[1][1]  # flat in the cluster count
     manual = data["data"]["manual"]
-    assert manual[1][1] > manual[0][1]  # Manual mode lists clusters
+    assert manual[1][1] == manual[0][1] + 2  # Manual mode: one MCA and one ADC per listed cluster
+    assert [row[2] for row in ocm] == [2, 2]  # the dev stack registers both key-material resources
     assert all(t["met"] for t in data["targets"])
 
 
