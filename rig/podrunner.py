@@ -390,7 +390,7 @@ class PodWorker(threading.Thread):
     def step_init(self, c: Container) -> None:
         if c.proc is None:
             if time.monotonic() >= c.backoff_until:
-                self.start(c)
+                self.start_container(c)
             return
         rc = c.proc.poll()
         if rc is None:
@@ -404,7 +404,7 @@ class PodWorker(threading.Thread):
     def step_main(self, c: Container) -> None:
         if c.proc is None:
             if time.monotonic() >= c.backoff_until:
-                self.start(c)
+                self.start_container(c)
             return
         rc = c.proc.poll()
         if rc is not None:
@@ -710,7 +710,7 @@ class PodWorker(threading.Thread):
                                   lambda m: env.get(m.group(1), m.group(0)), s)
         return [expand(str(x)) for x in list(cmd) + list(args or [])]
 
-    def start(self, c: Container) -> None:
+    def start_container(self, c: Container) -> None:
         image = c.spec.get("image", "")
         kind = image_kind(image, self.agent.runner.cfg.get("images", []))
         if kind is None:
@@ -725,7 +725,12 @@ class PodWorker(threading.Thread):
             c.waiting = ("CreateContainerConfigError", str(e))
             c.backoff_until = time.monotonic() + 2
             return
-        logf = open(self.dir / "logs" / f"{c.name}.log", "ab")
+        logpath = self.dir / "logs" / f"{c.name}.log"
+        logf = open(logpath, "ab")
+        # the container's stdout/stderr: reopening /dev/stdout (nginx's access_log) needs its user to own it,
+        # as the container runtime's log pipe allows
+        uid, gid, _ = self.user_of(c, kind)
+        os.chown(logpath, uid, gid)
         logf.write(f"--- {now()} start (restart {c.restarts}): {' '.join(argv)}\n".encode())
         logf.flush()
         c.proc = subprocess.Popen(launch, stdout=logf, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
@@ -1063,8 +1068,8 @@ class Runner:
             for a in self.agents:
                 try:
                     a.sync()
-                except (ApiError, OSError) as e:
-                    log(f"{a.name}: sync: {e}")
+                except Exception as e:  # keep running the other pods and clusters
+                    log(f"{a.name}: sync: {type(e).__name__}: {e}")
             merged: dict[str, str] = {}
             for part in self.lb_parts.values():
                 merged.update(part)
