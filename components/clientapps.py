@@ -82,9 +82,19 @@ class ClientAppDistribution(pulumi.ComponentResource):
         super().__init__(TYPE_TOKEN, name, None, opts)
         track(self)
         mwrs = ocm.manifest_work_replica_set(spec, app)
-        deps = [*depends_on_list(opts), *addon.link.depends_on, *(p.placement for p in pools), addon.cluster_management_addon]
+        namespace = ocm_namespace(spec, addon.link)
+        inherited = [*depends_on_list(opts), *addon.link.depends_on]
+        #: The Placements of the ManifestWorkReplicaSet, one per pool: the pool's clusters whose SuperNode is available.
+        self.placements = [
+            custom_resource(
+                f"{name}-placement-{ref.pool.name}", in_namespace(ocm.clientapp_placement(spec, ref.pool), namespace),
+                pulumi.ResourceOptions(parent=self, depends_on=[*inherited, ref.placement], delete_before_replace=True),
+            )
+            for ref in pools if ref.pool.name in app.pools
+        ]
+        deps = [*inherited, *self.placements, addon.cluster_management_addon]
         self.manifest_work_replica_set = custom_resource(
-            f"{name}-mwrs", in_namespace(mwrs, ocm_namespace(spec, addon.link)),
+            f"{name}-mwrs", in_namespace(mwrs, namespace),
             pulumi.ResourceOptions(parent=self, depends_on=deps, delete_before_replace=True),
         )
         self.manifest_work_replica_set_name = registered(self.manifest_work_replica_set, mwrs["metadata"]["name"])

@@ -482,7 +482,8 @@ class HubSpec(Model):
 class ScoreCoordinate(Model):
     """A prioritizer: a BuiltIn one or an AddOnPlacementScore (resourceName/scoreName)."""
 
-    built_in: Literal["Balance", "Steady", "ResourceAllocatableCPU", "ResourceAllocatableMemory", "Spread"] | None = None
+    #: OCM's built-in prioritizers (placement `schedule.go`); any other name makes the Placement Misconfigured.
+    built_in: Literal["Balance", "Steady", "ResourceAllocatableCPU", "ResourceAllocatableMemory"] | None = None
     add_on: AddOnScore | None = None
     weight: Int = Field(default=1, ge=-10, le=10)
 
@@ -501,13 +502,11 @@ class Prioritizers(Model):
     configurations: list[ScoreCoordinate] = []
 
 
-class SpreadConstraint(Model):
-    """Spread the selected clusters over a topology key (a label or claim)."""
-
-    topology_key: LabelKey
-    topology_key_type: Literal["Label", "Claim"] = "Label"
-    max_skew: Int = Field(default=1, ge=1, le=INT32_MAX)
-    when_unsatisfiable: Literal["ScheduleAnyway", "DoNotSchedule"] = "ScheduleAnyway"
+def _no_spread_policy(value: list[object]) -> list[object]:
+    if value:
+        raise ValueError("OCM's placement controller does not implement spreadPolicy (v1.2: the field is in the "
+                         "API but no scheduler plugin reads it), so it would have no effect; remove it")
+    return value
 
 
 class ClusterToleration(Model):
@@ -544,8 +543,13 @@ class ClusterSelection(Model):
     cel_expressions: list[str] = []
     number_of_clusters: Int | None = Field(default=None, ge=1, le=INT32_MAX)
     prioritizers: Prioritizers | None = None
-    spread_constraints: list[SpreadConstraint] = Field(default=[], max_length=8)
+    #: Rejected when set: OCM ignores `spreadPolicy` (kept so the error can say so).
+    spread_constraints: Annotated[list[object], AfterValidator(_no_spread_policy)] = []
     tolerations: list[ClusterToleration] = []
+    #: Keep a selected cluster that became unreachable or unavailable (OCM's NoSelect taints
+    #: `cluster.open-cluster-management.io/unreachable` / `unavailable`) for this long before the
+    #: Placement drops it and the addon deletes its SuperNode; null: drop it at once.
+    unreachable_toleration_seconds: Int | None = Field(default=300, ge=0, le=INT64_MAX)
     decision_strategy: DecisionStrategy | None = None
     clusters: list[DnsLabel] = []  # ManagedCluster names are namespaces on the hub: DNS-1123 labels
 
@@ -601,6 +605,10 @@ class OcmSettings(Model):
     addon_name: DnsLabel = "flower-supernode"
     install_strategy: Literal["Placements", "Manual"] = "Placements"
     agent_namespace: DnsLabel = "flower-supernode"
+    #: Pull the spoke images with the klusterlet's credentials: the agent namespace is labelled
+    #: `addon.open-cluster-management.io/namespace: "true"`, so the klusterlet copies its
+    #: `open-cluster-management-image-pull-credentials` Secret into it, and the spoke pods use it.
+    klusterlet_image_pull_credentials: bool = True
     max_manifest_bytes: Int = Field(default=400 * 1024, ge=1024, le=500 * 1024)
     variables: dict[OcmVariable, str] = {}
 

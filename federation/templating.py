@@ -13,10 +13,26 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-#: Variables OCM defines itself (CLUSTER_NAME always; the others only in some configurations).
+#: Variables OCM defines itself in some configuration; users may not redefine them.
 BUILTIN_VARIABLES = frozenset({"CLUSTER_NAME", "INSTALL_NAMESPACE", "HUB_KUBECONFIG"})
 
 _TOKEN = re.compile(r"\{\{([^{}]*)\}\}")
+
+
+def defined_builtins(*, install_namespace: str | None, registration: bool) -> frozenset[str]:
+    """The built-in variables OCM really defines for a template (addon-manager `templateagent/values.go`).
+
+    `CLUSTER_NAME` always; `INSTALL_NAMESPACE` only when the AddOnDeploymentConfig's
+    `agentInstallNamespace` is non-empty (the CRD defaults an omitted field to
+    `open-cluster-management-agent-addon`; `""` leaves it undefined); `HUB_KUBECONFIG` only when the
+    template has `spec.registration`.
+    """
+    names = {"CLUSTER_NAME"}
+    if install_namespace:
+        names.add("INSTALL_NAMESPACE")
+    if registration:
+        names.add("HUB_KUBECONFIG")
+    return frozenset(names)
 
 
 @dataclass(frozen=True)
@@ -41,13 +57,16 @@ def compact_size(obj: Any) -> int:
 
 
 def template_variables(obj: Any) -> set[str]:
-    """Every `{{NAME}}` token in the JSON text of `obj` (or in `obj` itself when it is that text)."""
-    return {m.strip() for m in _TOKEN.findall(obj if isinstance(obj, str) else compact_json(obj))}
+    """Every `{{NAME}}` token in the JSON text of `obj` (or in `obj` itself when it is that text), verbatim.
+
+    OCM does not trim the tag (fasttemplate): `{{ NAME }}` looks up " NAME ", which no variable is.
+    """
+    return set(_TOKEN.findall(obj if isinstance(obj, str) else compact_json(obj)))
 
 
 def substitute(manifest: dict[str, Any], variables: Mapping[str, str]) -> dict[str, Any]:
-    """Render a template manifest like OCM: replace `{{NAME}}` in its JSON text; unknown names → ""."""
+    """Render a template manifest like OCM: replace `{{NAME}}` in its JSON text verbatim; unknown → ""."""
     text = json.dumps(manifest)
-    rendered = _TOKEN.sub(lambda m: variables.get(m.group(1).strip(), ""), text)
+    rendered = _TOKEN.sub(lambda m: variables.get(m.group(1), ""), text)
     out: dict[str, Any] = json.loads(rendered)
     return out

@@ -118,8 +118,9 @@ def test_components_compose_in_destroy_safe_order(pulumi_mocks: Any) -> None:
     assert deps("fl-addon-template-cpu") == {"fl-superlink-tls"}
     assert {"fl-pool-cpu-placement", "fl-pool-gpu-placement", "fl-addon-template-cpu", "fl-addon-config-gpu"} <= deps("fl-addon-cma")
     # ClientApps: after their own pools' Placements and the CMA; destroyed first
-    assert {"fl-addon-cma", "fl-pool-cpu-placement"} <= deps("fl-clientapp-trainer-cpu-mwrs")
-    assert "fl-pool-gpu-placement" not in deps("fl-clientapp-trainer-cpu-mwrs")
+    assert {"fl-addon-cma", "fl-clientapp-trainer-cpu-placement-cpu"} <= deps("fl-clientapp-trainer-cpu-mwrs")
+    assert deps("fl-clientapp-trainer-cpu-placement-cpu") == {namespace, "fl-pool-cpu-placement"}
+    assert not {"fl-pool-gpu-placement", "fl-clientapp-trainer-cpu-placement-gpu"} & deps("fl-clientapp-trainer-cpu-mwrs")
     for child in ("fl-superlink", "fl-pool-cpu", "fl-addon", "fl-clientapp-trainer-gpu"):
         assert req[child].parent.endswith("::fl")
 

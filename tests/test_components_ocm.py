@@ -156,7 +156,9 @@ def test_type_tokens_and_options(pulumi_mocks: Any) -> None:
         assert {"addon-cma", "addon-template-gpu", "addon-cluster-config-gpu-1"} <= deps_of(pulumi_mocks, "addon-mca-gpu-1")
         # ClientApp distributions after the addon and the placements (destroyed first)
         mwrs_deps = deps_of(pulumi_mocks, "app-trainer-gpu-mwrs")
-        assert {"addon-cma", "pool-gpu-placement"} <= mwrs_deps
+        assert {"addon-cma", "app-trainer-gpu-placement-gpu"} <= mwrs_deps
+        # its ClientApp Placement (the pool's clusters whose addon is available) after the pool's Placement
+        assert "pool-gpu-placement" in deps_of(pulumi_mocks, "app-trainer-gpu-placement-gpu")
 
     program()
 

@@ -312,7 +312,8 @@ def test_building_blocks_without_superlink(pulumi_mocks: Any) -> None:
     kinds = Counter(o["kind"] for o in objs)
     # No SuperLink: no Deployment, Service, Secret on the hub; only the OCM namespace and OCM objects.
     assert not {"Deployment", "Service", "Secret", "PersistentVolumeClaim"} & set(kinds)
-    assert kinds["Namespace"] == 1 and kinds["Placement"] == 2 and kinds["ClusterManagementAddOn"] == 1
+    # the pools' Placements and the ClientApps' (the pools' clusters whose SuperNode is available)
+    assert kinds["Namespace"] == 1 and kinds["Placement"] == 4 and kinds["ClusterManagementAddOn"] == 1
     assert kinds["ManifestWorkReplicaSet"] == 2
     assert not pulumi_mocks.by_type(":SuperLink") and not pulumi_mocks.by_type(":Federation")
 
@@ -336,7 +337,8 @@ def test_building_blocks_without_superlink(pulumi_mocks: Any) -> None:
     assert {"ocm-namespace", "flower-byo-pool-cpu-binding-research"} <= deps("flower-byo-pool-gpu-placement")
     assert {"flower-byo-pool-cpu-placement", "flower-byo-pool-gpu-placement"} <= deps("flower-byo-addon-cma")
     assert "ocm-namespace" in deps("flower-byo-addon-config-gpu")
-    assert {"flower-byo-addon-cma", "flower-byo-pool-gpu-placement"} <= deps("flower-byo-clientapp-trainer-gpu-mwrs")
+    assert {"flower-byo-addon-cma", "flower-byo-clientapp-trainer-gpu-placement-gpu"} <= deps("flower-byo-clientapp-trainer-gpu-mwrs")
+    assert "flower-byo-pool-gpu-placement" in deps("flower-byo-clientapp-trainer-gpu-placement-gpu")
     assert program["addon"].spec.distribution.ocm.addon_name == "flower-supernode-byo"
 
 

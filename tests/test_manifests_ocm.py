@@ -108,25 +108,37 @@ def render_on_cluster(spec: FederationSpec, objs: list[dict[str, Any]], pool_nam
     for m in manifests(template_of(objs, spec, pool_name)):
         m = templating.substitute(m, variables)
         if m["kind"] == "Deployment":
-            decorate(m, adc)
+            decorate(m, adc, cluster)
         out.append(m)
     return out
 
 
-def decorate(deployment: dict[str, Any], adc: dict[str, Any]) -> None:
-    """OCM's ADC decoration: nodePlacement replaces nodeSelector (+ tolerations only with it); resources replace."""
+def decorate(deployment: dict[str, Any], adc: dict[str, Any], cluster: str) -> None:
+    """OCM's decoration of an addon Deployment (addon-framework v1.2.0 `templateagent/decorator.go`,
+    `addonfactory/addondeploymentconfig.go`): a non-nil nodeSelector replaces the pod's nodeSelector AND
+    tolerations (ADC tolerations alone are ignored); resources replace by containerID; the built-in
+    variables are appended as env to every container (not init containers); ADC registries rewrite
+    `containers[]` images by literal prefix."""
     pod = deployment["spec"]["template"]["spec"]
     placement = adc["spec"].get("nodePlacement") or {}
-    if placement.get("nodeSelector"):
+    if placement.get("nodeSelector") is not None:
         pod["nodeSelector"] = placement["nodeSelector"]
-        if placement.get("tolerations"):
-            pod["tolerations"] = placement["tolerations"]
+        pod["tolerations"] = placement.get("tolerations", [])
     for req in adc["spec"].get("resourceRequirements", []):
         kind, name, container = req["containerID"].split(":")
         if kind in ("deployments", "*") and name in (deployment["metadata"]["name"], "*"):
             for c in pod["containers"]:
                 if container in (c["name"], "*"):
                     c["resources"] = req["resources"]
+    builtins = {"CLUSTER_NAME": cluster}
+    if adc["spec"].get("agentInstallNamespace", "open-cluster-management-agent-addon"):
+        builtins["INSTALL_NAMESPACE"] = adc["spec"]["agentInstallNamespace"]
+    for c in pod["containers"]:
+        c["env"] = [*c.get("env", []), *({"name": k, "value": v} for k, v in builtins.items())]
+        for reg in adc["spec"].get("registries", []):
+            source, mirror = reg.get("source", "").rstrip("/"), reg["mirror"].rstrip("/")
+            if source and c["image"].startswith(source):
+                c["image"] = mirror + c["image"][len(source):]
 
 
 def clusters_for(spec: FederationSpec, pool_name: str) -> list[str]:
@@ -199,7 +211,8 @@ def test_supernode_argv_after_substitution_is_the_contract(variant: str) -> None
             (ctr,) = deployment["spec"]["template"]["spec"]["containers"]
             want = ocm.expected_supernode(spec, pool, superlink_address=ADDRESS, cluster_name=cluster)
             assert [*ctr["command"], *ctr["args"]] == list(want.argv)
-            assert {e["name"]: e["value"] for e in ctr["env"]} == dict(want.env)
+            # the contract's env, plus the CLUSTER_NAME OCM appends to every addon container
+            assert {e["name"]: e["value"] for e in ctr["env"]} == {**dict(want.env), "CLUSTER_NAME": cluster}
             assert ctr["image"] == (pool.image or spec.flower.images.supernode)
             probe = ctr["readinessProbe"]["httpGet"]
             assert probe == {"path": "/health", "port": flower.SUPERNODE_RUNTIME_PORT, "scheme": "HTTP"}
@@ -306,7 +319,12 @@ def test_gpu_placement_selects_gpu_clusters() -> None:
     assert body["prioritizerPolicy"] == {"mode": "Additive", "configurations": [
         {"scoreCoordinate": {"type": "AddOn", "addOn": {"resourceName": "resource-usage-score",
                                                         "scoreName": "gpuClusterAvailable"}}, "weight": 5}]}
-    assert body["tolerations"] == [{"key": "gpu", "operator": "Equal", "value": "true", "effect": "NoSelect"}]
+    assert body["tolerations"] == [
+        {"key": "gpu", "operator": "Equal", "value": "true", "effect": "NoSelect"},
+        # an unreachable/unavailable cluster keeps its SuperNode for 5 minutes (OCM's NoSelect taints)
+        {"key": "cluster.open-cluster-management.io/unreachable", "operator": "Exists", "tolerationSeconds": 300},
+        {"key": "cluster.open-cluster-management.io/unavailable", "operator": "Exists", "tolerationSeconds": 300},
+    ]
     assert body["numberOfClusters"] == 4
     cpu = ocm.placement(spec, spec.pool("cpu"))["spec"]
     assert cpu["prioritizerPolicy"]["configurations"][0]["scoreCoordinate"] == {
@@ -479,10 +497,11 @@ def test_manual_mode_uses_managed_cluster_addons() -> None:
     assert 'managedCluster.metadata.name in ["edge-a", "edge-b"]' in cel["celExpressions"]
 
 
-def test_adc_registries_and_resources() -> None:
+def test_adc_resources_and_no_registries() -> None:
     spec = spec_of("prod")
     adc = ocm.deployment_config(spec, spec.pool("cpu"), ADDRESS)
-    assert adc["spec"]["registries"] == [{"source": "docker.io/flwr", "mirror": "registry.example.com/flwr"}]
+    # the builders apply registryMirrors themselves (OCM's ADC registries miss init containers and MWRS)
+    assert "registries" not in adc["spec"]
     (req,) = adc["spec"]["resourceRequirements"]
     assert req["containerID"] == f"deployments:{ocm.supernode_name(spec)}:{ocm.SUPERNODE_CONTAINER}"
     assert req["resources"] == {"requests": {"cpu": "250m", "memory": "512Mi"}, "limits": {"cpu": "1", "memory": "1Gi"}}
@@ -501,7 +520,8 @@ def test_validate_reports_an_undefined_template_variable() -> None:
     data = stack_data("dev")
     data["pools"][0]["nodeConfig"]["data-path"] = "{{DATA_PATH}}"
     assert problems_of(data) == [
-        "federation.pools[0]: template uses {{DATA_PATH}} which no AddOnDeploymentConfig defines"]
+        "federation.pools[0]: template uses {{DATA_PATH}} which OCM does not define for it and no AddOnDeploymentConfig "
+        "sets (it would render as an empty string)"]
     data["distribution"] = {"ocm": {"variables": {"DATA_PATH": "/data"}}}
     parse_spec(data)
 
@@ -603,3 +623,231 @@ def test_clientapp_superexec_mounts_the_spoke_secret_and_has_grpc_liveness(varia
         assert args[args.index("--health-server-address") + 1] == f"0.0.0.0:{flower.GRPC_HEALTH_PORT}"
         assert ctr["livenessProbe"]["grpc"] == ctr["startupProbe"]["grpc"] == {"port": flower.GRPC_HEALTH_PORT}
         assert "readinessProbe" not in ctr
+
+
+# --- OCM fidelity (what OCM's controllers do with these objects) ----------------------------------------
+
+
+def test_rendered_supernode_keeps_its_env_and_scheduling_after_ocm_decoration() -> None:
+    """OCM appends CLUSTER_NAME (and, with an agentInstallNamespace, INSTALL_NAMESPACE) to every container
+    and lets a non-nil ADC nodeSelector wipe the template's tolerations: the rendered SuperNode must not
+    define those env names itself, and the GPU tolerations must survive in the ADC."""
+    for variant in ("prod", "manual", "subprocess-gpu"):
+        spec = spec_of(variant)
+        objs = objects(spec)
+        for pool in spec.pools:
+            cluster = sorted(pool.selection.clusters)[0] if pool.selection.clusters else "c1"
+            deployment = find(render_on_cluster(spec, objs, pool.name, cluster), "Deployment")
+            pod = deployment["spec"]["template"]["spec"]
+            (node,) = [c for c in pod["containers"] if c["name"] == ocm.SUPERNODE_CONTAINER]
+            names = [e["name"] for e in node.get("env", [])]
+            assert names.count("CLUSTER_NAME") == 1 and "INSTALL_NAMESPACE" not in names, (variant, pool.name)
+            gpu = ocm.supernode_gpu(pool)
+            if gpu is not None and gpu.tolerations:
+                assert pod["tolerations"] == [t for t in pod["tolerations"] if t] and pod["tolerations"], (variant, pool.name)
+
+
+def test_registry_mirrors_rewrite_every_spoke_image_like_a_runtime_resolves_it() -> None:
+    spec = spec_of("prod")  # source docker.io/flwr -> registry.example.com/flwr
+    assert ocm.spoke_image(spec, "flwr/supernode:1.42.0") == "registry.example.com/flwr/supernode:1.42.0"
+    assert ocm.spoke_image(spec, "docker.io/flwr/superexec:1.42.0") == "registry.example.com/flwr/superexec:1.42.0"
+    assert ocm.spoke_image(spec, "flwrx/other:1") == "flwrx/other:1"  # a path boundary, not a string prefix
+    assert ocm.spoke_image(spec, "quay.io/flwr/supernode:1") == "quay.io/flwr/supernode:1"
+    every = parse_spec({**stack_data("dev"), "flower": {"registryMirrors": [{"mirror": "mirror.local:5000"}]}})
+    assert ocm.spoke_image(every, "nginx:1.28") == "mirror.local:5000/library/nginx:1.28"
+    assert ocm.spoke_image(every, "ghcr.io/a/b@sha256:" + "0" * 64) == "mirror.local:5000/a/b@sha256:" + "0" * 64
+    objs = objects(spec)
+    spoke_images = []
+    for pool in spec.pools:
+        for m in manifests(template_of(objs, spec, pool.name)):
+            if m["kind"] == "Deployment":
+                pod = m["spec"]["template"]["spec"]
+                spoke_images += [c["image"] for c in pod["containers"] + pod.get("initContainers", [])]
+    for mwrs in of_kind(objs, "ManifestWorkReplicaSet"):
+        for m in mwrs["spec"]["manifestWorkTemplate"]["workload"]["manifests"]:
+            spoke_images += [c["image"] for c in m["spec"]["template"]["spec"]["containers"]]
+    assert len(spoke_images) >= 5
+    for image in spoke_images:  # init containers and ClientApps too, which OCM's ADC registries never touch
+        assert not image.startswith(("flwr/", "docker.io/flwr/")), image
+    assert all("registries" not in adc["spec"] for adc in of_kind(objs, "AddOnDeploymentConfig"))
+
+
+def test_spoke_namespace_survives_deselection_and_gets_the_klusterlet_pull_credentials() -> None:
+    spec = spec_of("prod")
+    objs = objects(spec)
+    for pool in spec.pools:
+        items = manifests(template_of(objs, spec, pool.name))
+        ns = find(items, "Namespace")
+        assert ns["metadata"]["annotations"] == ocm.DELETION_ORPHAN  # only the Namespace is orphaned
+        assert all("annotations" not in m["metadata"] or not set(m["metadata"]["annotations"]) & set(ocm.DELETION_ORPHAN)
+                   for m in items if m["kind"] != "Namespace")
+        assert ns["metadata"]["labels"]["addon.open-cluster-management.io/namespace"] == "true"
+        pod = find(items, "Deployment")["spec"]["template"]["spec"]
+        assert pod["imagePullSecrets"] == [{"name": ocm.KLUSTERLET_PULL_SECRET}]
+        assert "agentSpec" in template_of(objs, spec, pool.name)["spec"]
+        assert "deleteOption" not in template_of(objs, spec, pool.name)["spec"]["agentSpec"]  # OCM ignores it
+    for mwrs in of_kind(objs, "ManifestWorkReplicaSet"):
+        (dep,) = mwrs["spec"]["manifestWorkTemplate"]["workload"]["manifests"]
+        assert dep["spec"]["template"]["spec"]["imagePullSecrets"] == [{"name": ocm.KLUSTERLET_PULL_SECRET}]
+    data = stack_data("prod")
+    data["distribution"] = {"ocm": {"klusterletImagePullCredentials": False}}
+    off = parse_spec(data)
+    items = manifests(template_of(objects(off), off, "cpu"))
+    assert "addon.open-cluster-management.io/namespace" not in find(items, "Namespace")["metadata"]["labels"]
+    assert "imagePullSecrets" not in find(items, "Deployment")["spec"]["template"]["spec"]
+
+
+def test_placements_tolerate_outages_for_a_configurable_time() -> None:
+    data = stack_data("dev")
+    spec = parse_spec(data)
+    tolerations = ocm.placement(spec, spec.pools[0])["spec"]["tolerations"]
+    assert [(t["key"], t["tolerationSeconds"]) for t in tolerations] == [(k, 300) for k in ocm.OUTAGE_TAINTS]
+    data["pools"][0]["selection"]["unreachableTolerationSeconds"] = None
+    spec = parse_spec(data)
+    assert "tolerations" not in ocm.placement(spec, spec.pools[0])["spec"]
+    data["pools"][0]["selection"]["unreachableTolerationSeconds"] = 60
+    data["pools"][0]["selection"]["tolerations"] = [{"key": ocm.OUTAGE_TAINTS[0], "operator": "Exists"}]
+    spec = parse_spec(data)
+    tolerations = ocm.placement(spec, spec.pools[0])["spec"]["tolerations"]
+    assert tolerations == [{"key": ocm.OUTAGE_TAINTS[0], "operator": "Exists"},  # the user's own wins
+                           {"key": ocm.OUTAGE_TAINTS[1], "operator": "Exists", "tolerationSeconds": 60}]
+
+
+def test_a_cluster_changing_pool_updates_the_same_objects_in_place() -> None:
+    """Both pools' templates make the same objects with the same (immutable) Deployment selector."""
+    spec = spec_of("prod")
+    objs = objects(spec)
+    cpu, gpu = (manifests(template_of(objs, spec, p)) for p in ("cpu", "gpu"))
+    ident = lambda items: {(m["kind"], m["metadata"]["name"]) for m in items if m["kind"] != "Namespace"}  # noqa: E731
+    assert ident(cpu) == ident(gpu)
+    assert find(cpu, "Deployment")["spec"]["selector"] == find(gpu, "Deployment")["spec"]["selector"]
+    assert ocm.POOL_LABEL not in find(cpu, "Deployment")["spec"]["selector"]["matchLabels"]
+    assert find(cpu, "Service")["spec"]["selector"] == find(cpu, "Deployment")["spec"]["selector"]["matchLabels"]
+
+
+def test_two_federations_side_by_side_share_no_object() -> None:
+    """Cluster-scoped hub objects, objects in shared hub namespaces and every spoke object differ by name."""
+    def keys(name: str) -> set[tuple[str, str | None, str]]:
+        data = stack_data("prod")
+        data["name"] = name
+        for section in ("hub",):
+            data[section].pop("namespace", None)
+        spec = parse_spec(data)
+        out = set()
+        for o in objects(spec):
+            out.add((o["kind"], o["metadata"].get("namespace"), o["metadata"]["name"]))
+            if o["kind"] == "AddOnTemplate":
+                ns = spec.distribution.ocm.agent_namespace
+                out |= {(m["kind"], m["metadata"].get("namespace", ns), m["metadata"]["name"])
+                        for m in manifests(o)}
+        return out - {("ManagedClusterSetBinding", None, s) for s in ("default",)}
+
+    a, b = keys("vision"), keys("nlp")
+    shared = {k for k in a & b if k[0] != "ManagedClusterSetBinding"}
+    assert not shared
+    spec = parse_spec({**stack_data("dev"), "name": "vision"} | {"hub": {k: v for k, v in stack_data("dev")["hub"].items()
+                                                                         if k != "namespace"}})
+    assert (spec.hub.namespace, spec.distribution.ocm.addon_name, spec.distribution.ocm.agent_namespace) == (
+        "vision-system", "vision-supernode", "vision-supernode")
+
+
+def test_only_variables_ocm_really_defines_are_accepted() -> None:
+    """OCM defines INSTALL_NAMESPACE only with a non-empty agentInstallNamespace (the ADCs set "") and
+    HUB_KUBECONFIG only with a registration; it does not trim `{{ NAME }}` (renders "")."""
+    for value, wanted in (("{{INSTALL_NAMESPACE}}", "{{INSTALL_NAMESPACE}} which OCM does not define"),
+                          ("{{HUB_KUBECONFIG}}", "{{HUB_KUBECONFIG}} which OCM does not define"),
+                          ("{{ CLUSTER_NAME }}", "OCM does not trim the name")):
+        data = stack_data("dev")
+        data["pools"][0]["nodeConfig"]["where"] = value
+        assert any(wanted in p for p in problems_of(data)), value
+    data = stack_data("dev")
+    data["pools"][0]["nodeConfig"]["where"] = "{{CLUSTER_NAME}}"
+    parse_spec(data)
+    assert templating.substitute({"a": "{{ X }}-{{X}}"}, {"X": "1"}) == {"a": "-1"}
+
+
+def test_rollouts_wait_for_real_health() -> None:
+    """The addon template and every ClientApp MWRS carry condition rules on their Deployment (All too)."""
+    spec = spec_of("prod")
+    objs = objects(spec)
+    for pool in spec.pools:
+        (rule,) = template_of(objs, spec, pool.name)["spec"]["agentSpec"]["manifestConfigs"]
+        assert rule["resourceIdentifier"] == {"group": "apps", "resource": "deployments",
+                                              "namespace": spec.distribution.ocm.agent_namespace, "name": "*"}
+        assert [r["condition"] for r in rule["conditionRules"]] == ["Available"]
+    for mwrs in of_kind(objs, "ManifestWorkReplicaSet"):
+        (cfg,) = mwrs["spec"]["manifestWorkTemplate"]["manifestConfigs"]
+        assert [r["condition"] for r in cfg["conditionRules"]] == ["Progressing", "Degraded"]
+        (dep,) = mwrs["spec"]["manifestWorkTemplate"]["workload"]["manifests"]
+        assert cfg["resourceIdentifier"]["name"] == dep["metadata"]["name"]
+
+
+def _deployment(replicas: int, *, ready: int, available: int, updated: int, generation: int = 2,
+                observed: int = 2, conditions: list[dict[str, str]] | None = None) -> dict[str, Any]:
+    status: dict[str, Any] = {"observedGeneration": observed, "replicas": replicas, "readyReplicas": ready,
+                              "availableReplicas": available, "updatedReplicas": updated}
+    if conditions is not None:
+        status["conditions"] = conditions
+    return {"metadata": {"generation": generation}, "spec": {"replicas": replicas}, "status": status}
+
+
+@pytest.mark.parametrize(("deployment", "progressing", "degraded", "available"), [
+    (_deployment(1, ready=1, available=1, updated=1), False, False, True),
+    (_deployment(1, ready=0, available=0, updated=1), True, False, False),  # crash loop / not ready
+    (_deployment(2, ready=2, available=2, updated=1), True, False, False),  # mid-rollout
+    (_deployment(1, ready=1, available=1, updated=1, observed=1), True, False, True),  # new spec not yet seen
+    (_deployment(1, ready=0, available=0, updated=1, conditions=[
+        {"type": "Progressing", "status": "False", "reason": "ProgressDeadlineExceeded"}]), True, True, False),
+    ({"metadata": {"generation": 1}, "spec": {"replicas": 1}, "status": {}}, True, False, False),  # fresh
+])
+def test_health_rules_evaluate_with_a_real_cel_engine(deployment: dict[str, Any], progressing: bool, degraded: bool,
+                                                      available: bool) -> None:
+    """The rules' CEL, compiled and run by cel-python on Deployments in the states a rollout sees."""
+    import celpy
+
+    env = celpy.Environment()
+
+    def run(expr: str) -> bool:
+        program = env.program(env.compile(expr))
+        return bool(program.evaluate({"object": celpy.json_to_cel(deployment)}))
+
+    assert run(ocm.PROGRESSING_CEL) is progressing
+    assert run(ocm.DEGRADED_CEL) is degraded
+    assert run(ocm.AVAILABLE_CEL) is available
+
+
+def test_clientapps_target_only_clusters_whose_supernode_is_available() -> None:
+    spec = spec_of("prod")
+    objs = objects(spec)
+    placements = by_name(objs, "Placement")
+    label = ocm.addon_feature_label(spec)
+    assert label == f"feature.open-cluster-management.io/addon-{spec.distribution.ocm.addon_name}"
+    for app in spec.client_apps:
+        mwrs = by_name(objs, "ManifestWorkReplicaSet")[ocm.mwrs_name(spec, app)]
+        for ref in mwrs["spec"]["placementRefs"]:
+            placement = placements[ref["name"]]
+            pool = spec.pool(placement["metadata"]["labels"][ocm.POOL_LABEL])
+            own = placements[ocm.placement_name(spec, pool)]["spec"]
+            for pred in placement["spec"]["predicates"]:
+                assert pred["requiredClusterSelector"]["labelSelector"]["matchLabels"][label] == "available"
+            # otherwise the pool's own selection: sets, decision groups (for the rollout), tolerations
+            for key in ("clusterSets", "decisionStrategy", "tolerations", "numberOfClusters"):
+                assert placement["spec"].get(key) == own.get(key), key
+    assert ocm.MWRS_AWAIT["pulumi.com/waitFor"].startswith("jsonpath=")
+
+
+def test_names_ocm_derives_stay_within_its_limits() -> None:
+    data = stack_data("dev")
+    data["name"] = "f" * 60  # + "-system" / "-supernode" > 63
+    data["hub"].pop("namespace", None)
+    found = problems_of(data)
+    assert any(p.startswith("federation.name: the default hub.namespace") for p in found), found
+    assert any(p.startswith("federation.name: the default distribution.ocm.addonName") for p in found), found
+    data = stack_data("dev")
+    data["distribution"] = {"ocm": {"addonName": "a" * 58}}
+    assert any(p.startswith("federation.distribution.ocm.addonName: the addon feature label name") for p in problems_of(data))
+    data = stack_data("prod")
+    data["distribution"] = {"ocm": {"namespace": "n" * 40}}
+    data["clientApps"][0]["name"] = "c" * 12
+    found = [p for p in problems_of(data) if "owner label" in p]
+    assert found and found[0].startswith("federation.clientApps[0].name: the ManifestWorkReplicaSet owner label name")

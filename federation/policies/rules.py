@@ -24,7 +24,7 @@ from federation.policies.walk import (
     subject,
     with_embedded,
 )
-from federation.templating import BUILTIN_VARIABLES, template_variables
+from federation.templating import defined_builtins, template_variables
 
 Severity = Literal["low", "medium", "high", "critical"]
 
@@ -276,10 +276,13 @@ def _selects(selector: Obj, labels: Mapping[str, str]) -> bool:
 
 
 def _template_variables(objs: Sequence[Obj], s: PolicySettings) -> Iterator[tuple[str, str]]:
+    # An ADC's variables: its customizedVariables and the built-ins OCM defines with it (an omitted
+    # agentInstallNamespace is defaulted by the CRD, so INSTALL_NAMESPACE is then defined).
     adcs = {
-        ((o.get("metadata") or {}).get("namespace"), (o.get("metadata") or {}).get("name")): {
-            v.get("name") for v in (o.get("spec") or {}).get("customizedVariables") or []
-        }
+        ((o.get("metadata") or {}).get("namespace"), (o.get("metadata") or {}).get("name")): (
+            {v.get("name") for v in (o.get("spec") or {}).get("customizedVariables") or []},
+            (o.get("spec") or {}).get("agentInstallNamespace", "open-cluster-management-agent-addon"),
+        )
         for o in objs
         if o.get("kind") == "AddOnDeploymentConfig"
     }
@@ -301,12 +304,15 @@ def _template_variables(objs: Sequence[Obj], s: PolicySettings) -> Iterator[tupl
             if tpl not in templates:
                 yield subject(cma), f"placement {p.get('name')} references AddOnTemplate {tpl} that is not declared"
                 continue
-            used = template_variables(templates[tpl].get("spec"))
+            tpl_spec = templates[tpl].get("spec") or {}
+            used = template_variables(tpl_spec)
             for ref in pool_adcs or default_adcs:
                 if ref not in adcs:
                     yield subject(cma), f"AddOnDeploymentConfig {ref[0]}/{ref[1]} is referenced but not declared"
                     continue
-                for var in sorted(used - BUILTIN_VARIABLES - adcs[ref]):
+                names, install_ns = adcs[ref]
+                defined = names | defined_builtins(install_namespace=install_ns, registration="registration" in tpl_spec)
+                for var in sorted(used - defined):
                     yield (f"AddOnTemplate {tpl}",
                            f"uses {{{{{var}}}}} which AddOnDeploymentConfig {ref[0]}/{ref[1]} does not define "
                            "(OCM renders it as an empty string)")

@@ -76,18 +76,21 @@ from federation.manifests.ocm.addon import (
     template_manifests,
 )
 from federation.manifests.ocm.distribution import (
-    PROGRESSING_CEL,
     clientapp_deployment,
     manifest_work_replica_set,
 )
+from federation.manifests.ocm.health import AVAILABLE_CEL, DEGRADED_CEL, PROGRESSING_CEL, health_rules, supernode_health_rule
 from federation.manifests.ocm.names import (
     ADDON_GROUP,
+    ADDON_NAMESPACE_LABEL,
     API_ADDON,
     API_BINDING,
     API_PLACEMENT,
     API_WORK,
     CLIENTAPP_CONTAINER,
     CLIENTAPP_LABEL,
+    DELETION_ORPHAN,
+    KLUSTERLET_PULL_SECRET,
     MWRS_AWAIT,
     NODE_AUTH_KEY,
     PLACEMENT_AWAIT,
@@ -97,8 +100,10 @@ from federation.manifests.ocm.names import (
     VAR_NUM_PARTITIONS,
     VAR_PARTITION_ID,
     VAR_SUPERLINK_ADDRESS,
+    addon_feature_label,
     ca_configmap_name,
     clientapp_deployment_name,
+    clientapp_placement_name,
     clientapp_selector,
     cluster_config_name,
     config_name,
@@ -106,6 +111,8 @@ from federation.manifests.ocm.names import (
     node_auth_secret_name,
     placement_name,
     secret_writer_name,
+    spoke_image,
+    spoke_image_pull_secrets,
     spoke_superexec_secret_name,
     superlink_address,
     supernode_labels,
@@ -114,7 +121,9 @@ from federation.manifests.ocm.names import (
     uses_tls,
 )
 from federation.manifests.ocm.placement import (
+    OUTAGE_TAINTS,
     binding_owners,
+    clientapp_placement,
     cluster_set_binding,
     cluster_set_bindings,
     cluster_sets,
@@ -131,20 +140,29 @@ def all_objects(spec: FederationSpec, *, ca_certificate: str | None, superlink_a
     out = cluster_set_bindings(spec)
     out += [placement(spec, p) for p in spec.pools]
     out += addon_objects(spec, ca_certificate=ca_certificate, superlink_address=superlink_address)
-    out += [manifest_work_replica_set(spec, app) for app in spec.client_apps]
+    pools = spec.pools_by_name
+    for app in spec.client_apps:
+        out += [clientapp_placement(spec, pools[n]) for n in app.pools if n in pools]
+        out.append(manifest_work_replica_set(spec, app))
     return out
 
 
 __all__ = [
     "ADDON_GROUP",
+    "ADDON_NAMESPACE_LABEL",
     "API_ADDON",
     "API_BINDING",
     "API_PLACEMENT",
     "API_WORK",
+    "AVAILABLE_CEL",
     "CLIENTAPP_CONTAINER",
     "CLIENTAPP_LABEL",
+    "DEGRADED_CEL",
+    "DELETION_ORPHAN",
+    "KLUSTERLET_PULL_SECRET",
     "MWRS_AWAIT",
     "NODE_AUTH_KEY",
+    "OUTAGE_TAINTS",
     "PLACEHOLDER_CA",
     "PLACEMENT_AWAIT",
     "POOL_LABEL",
@@ -155,6 +173,7 @@ __all__ = [
     "VAR_PARTITION_ID",
     "VAR_SUPERLINK_ADDRESS",
     "adc_variables",
+    "addon_feature_label",
     "addon_objects",
     "addon_template",
     "all_objects",
@@ -163,6 +182,8 @@ __all__ = [
     "ca_configmap_name",
     "clientapp_deployment",
     "clientapp_deployment_name",
+    "clientapp_placement",
+    "clientapp_placement_name",
     "clientapp_selector",
     "cluster_config_name",
     "cluster_management_addon",
@@ -172,6 +193,7 @@ __all__ = [
     "config_name",
     "deployment_config",
     "expected_supernode",
+    "health_rules",
     "managed_cluster_addons",
     "manifest_work_replica_set",
     "manual_clusters",
@@ -183,10 +205,13 @@ __all__ = [
     "pool_bindings",
     "rollout_strategy",
     "secret_writer_name",
+    "spoke_image",
+    "spoke_image_pull_secrets",
     "spoke_superexec_secret_name",
     "superlink_address",
     "supernode_deployment",
     "supernode_gpu",
+    "supernode_health_rule",
     "supernode_labels",
     "supernode_name",
     "supernode_process",

@@ -9,10 +9,13 @@ from typing import Any
 from federation import flower
 from federation.manifests import common
 from federation.manifests.common import Obj
+from federation.manifests.ocm.health import supernode_health_rule
 from federation.manifests.ocm.names import (
     ADDON_GROUP,
+    ADDON_NAMESPACE_LABEL,
     API_ADDON,
     CMA_DELETION,
+    DELETION_ORPHAN,
     NODE_AUTH_KEY,
     SKIP_AWAIT,
     SUPERNODE_CONTAINER,
@@ -26,6 +29,8 @@ from federation.manifests.ocm.names import (
     node_auth_secret_name,
     placement_name,
     secret_writer_name,
+    spoke_image,
+    spoke_image_pull_secrets,
     spoke_superexec_secret_name,
     supernode_labels,
     supernode_name,
@@ -88,7 +93,7 @@ def superexec_secret_init(spec: FederationSpec, pool: PoolSpec) -> tuple[Obj, li
     mounts: list[Obj] = [{"name": "superexec-secret", "mountPath": str(secret_file.parent)},
               {"name": "superexec-secret-api", "mountPath": SECRET_INIT_API_DIR, "readOnly": True}]
     res = {"requests": {"cpu": "10m", "memory": "32Mi"}, "limits": {"cpu": "200m", "memory": "64Mi"}}
-    ctr = common.container(SECRET_INIT_CONTAINER, pool.image or spec.flower.images.supernode, process, res=res,
+    ctr = common.container(SECRET_INIT_CONTAINER, spoke_image(spec, pool.image or spec.flower.images.supernode), process, res=res,
                            mounts=mounts, pull_policy=spec.flower.image_pull_policy, probes=False)
     volumes: list[Obj] = [
         {"name": "superexec-secret", "emptyDir": {"medium": "Memory", "sizeLimit": "1Mi"}},
@@ -199,7 +204,7 @@ def supernode_deployment(spec: FederationSpec, pool: PoolSpec) -> Obj:
         init.append(init_ctr)
         vols += init_vols
         mounts.append({"name": "superexec-secret", "mountPath": flower.CONTAINER.secret_dir, "readOnly": True})
-    image = pool.image or spec.flower.images.supernode
+    image = spoke_image(spec, pool.image or spec.flower.images.supernode)
     ctr = common.container(
         SUPERNODE_CONTAINER, image, process, res=supernode_resources(pool), mounts=mounts,
         pull_policy=spec.flower.image_pull_policy,
@@ -215,8 +220,8 @@ def supernode_deployment(spec: FederationSpec, pool: PoolSpec) -> Obj:
     }
     if init:
         pod["initContainers"] = init
-    if spec.flower.image_pull_secrets:
-        pod["imagePullSecrets"] = common.image_pull_secrets(spec)
+    if spoke_image_pull_secrets(spec):
+        pod["imagePullSecrets"] = spoke_image_pull_secrets(spec)
     gpu = supernode_gpu(pool)
     if gpu is not None:
         if gpu.node_selector:
@@ -247,10 +252,14 @@ def template_manifests(spec: FederationSpec, pool: PoolSpec, ca_certificate: Any
     """
     ns = spec.distribution.ocm.agent_namespace
     labels = supernode_labels(spec, pool)
+    ns_labels = {**common.labels(spec, "supernode"), "pod-security.kubernetes.io/enforce": "restricted"}
+    if spec.distribution.ocm.klusterlet_image_pull_credentials:
+        ns_labels.update(ADDON_NAMESPACE_LABEL)
     out: list[Obj] = [
+        # Orphaned when the cluster loses the addon (even briefly, on a re-decision): it holds what users
+        # and the SuperNode put there (the node-auth key, the SuperExec secret, pull credentials).
         {"apiVersion": "v1", "kind": "Namespace",
-         "metadata": common.metadata(ns, labels={**common.labels(spec, "supernode"),
-                                                 "pod-security.kubernetes.io/enforce": "restricted"})},
+         "metadata": common.metadata(ns, labels=ns_labels, annotations=DELETION_ORPHAN)},
         {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": common.metadata(supernode_name(spec), ns, labels=labels),
          "automountServiceAccountToken": False},
     ]
@@ -295,9 +304,11 @@ def addon_template(spec: FederationSpec, pool: PoolSpec, ca_certificate: Any) ->
                                     annotations=SKIP_AWAIT),
         "spec": {
             "addonName": spec.distribution.ocm.addon_name,
+            # OCM reads only workload and manifestConfigs (agentSpec.deleteOption is ignored; what must
+            # survive carries DELETION_ORPHAN).
             "agentSpec": {
                 "workload": {"manifests": template_manifests(spec, pool, ca_certificate)},
-                "deleteOption": {"propagationPolicy": "Foreground"},
+                "manifestConfigs": [supernode_health_rule(spec)],
             },
         },
     }
@@ -332,10 +343,6 @@ def deployment_config(spec: FederationSpec, pool: PoolSpec, superlink_address: A
         if gpu.tolerations:  # OCM applies tolerations only together with a nodeSelector
             placement_["tolerations"] = common.tolerations(gpu.tolerations)
         body["nodePlacement"] = placement_
-    if spec.flower.registry_mirrors:
-        body["registries"] = [
-            {"mirror": m.mirror, **({"source": m.source} if m.source else {})} for m in spec.flower.registry_mirrors
-        ]
     return {
         "apiVersion": API_ADDON,
         "kind": "AddOnDeploymentConfig",

@@ -7,26 +7,23 @@ from pathlib import PurePosixPath
 from federation import flower
 from federation.manifests import common
 from federation.manifests.common import Obj
+from federation.manifests.ocm.health import health_rules
 from federation.manifests.ocm.names import (
     API_WORK,
     CLIENTAPP_CONTAINER,
     CLIENTAPP_LABEL,
     MWRS_AWAIT,
     clientapp_deployment_name,
+    clientapp_placement_name,
     clientapp_selector,
     mwrs_name,
-    placement_name,
+    spoke_image,
+    spoke_image_pull_secrets,
     spoke_superexec_secret_name,
     supernode_name,
 )
 from federation.manifests.ocm.placement import rollout_strategy
-from federation.spec import ClientAppSpec, FederationSpec, RolloutStrategy
-
-#: The CEL rule that tells the MWRS rollout a ClientApp Deployment is still progressing.
-PROGRESSING_CEL = (
-    "!(has(object.status.readyReplicas) && has(object.status.updatedReplicas) && "
-    "object.status.readyReplicas == object.spec.replicas && object.status.updatedReplicas == object.spec.replicas)"
-)
+from federation.spec import ClientAppSpec, FederationSpec
 
 
 def clientapp_deployment(spec: FederationSpec, app: ClientAppSpec) -> Obj:
@@ -41,7 +38,7 @@ def clientapp_deployment(spec: FederationSpec, app: ClientAppSpec) -> Obj:
         "items": [{"key": common.SPOKE_SUPEREXEC_SECRET_KEY, "path": PurePosixPath(flower.CONTAINER.superexec_secret).name}]}})
     mounts.append({"name": "superexec-secret", "mountPath": flower.CONTAINER.secret_dir, "readOnly": True})
     gpu = spec.client_app_gpu(app)
-    ctr = common.container(CLIENTAPP_CONTAINER, app.image, process, res=common.resources(app.resources, gpu),
+    ctr = common.container(CLIENTAPP_CONTAINER, spoke_image(spec, app.image), process, res=common.resources(app.resources, gpu),
                            mounts=mounts, pull_policy=spec.flower.image_pull_policy)
     pod: Obj = {
         "automountServiceAccountToken": False,
@@ -50,8 +47,8 @@ def clientapp_deployment(spec: FederationSpec, app: ClientAppSpec) -> Obj:
         "containers": [ctr],
         "volumes": vols,
     }
-    if spec.flower.image_pull_secrets:
-        pod["imagePullSecrets"] = common.image_pull_secrets(spec)
+    if spoke_image_pull_secrets(spec):
+        pod["imagePullSecrets"] = spoke_image_pull_secrets(spec)
     if gpu is not None:
         if gpu.node_selector:
             pod["nodeSelector"] = dict(sorted(gpu.node_selector.items()))
@@ -72,32 +69,20 @@ def clientapp_deployment(spec: FederationSpec, app: ClientAppSpec) -> Obj:
     }
 
 
-def _progressive(rollout: RolloutStrategy) -> bool:
-    return rollout.type in ("Progressive", "ProgressivePerGroup")
-
-
 def manifest_work_replica_set(spec: FederationSpec, app: ClientAppSpec) -> Obj:
     """The ClientApp's ManifestWorkReplicaSet (needs the hub's `ManifestWorkReplicaSet` feature gate).
 
-    Targets the Placements of the app's pools (unknown pools are skipped; validation reports them).
-    With a Progressive rollout it adds the `Progressing` CEL condition rule without which OCM never
-    advances the rollout.
+    Targets the ClientApp Placements of the app's pools (:func:`~.placement.clientapp_placement`;
+    unknown pools are skipped, validation reports them), with the :func:`health_rules` of its Deployment.
     """
     pools = spec.pools_by_name
     deployment = clientapp_deployment(spec, app)
     template: Obj = {
         "workload": {"manifests": [deployment]},
         "deleteOption": {"propagationPolicy": "Foreground"},
+        "manifestConfigs": [health_rules(deployment)],
     }
-    if _progressive(app.rollout_strategy):
-        template["manifestConfigs"] = [{
-            "resourceIdentifier": {"group": "apps", "resource": "deployments",
-                                   "namespace": deployment["metadata"]["namespace"],
-                                   "name": deployment["metadata"]["name"]},
-            "conditionRules": [{"condition": "Progressing", "type": "CEL", "celExpressions": [PROGRESSING_CEL],
-                                "message": "ClientApp SuperExec rollout in progress"}],
-        }]
-    refs = [{"name": placement_name(spec, pools[n]), "rolloutStrategy": rollout_strategy(app.rollout_strategy)}
+    refs = [{"name": clientapp_placement_name(spec, pools[n]), "rolloutStrategy": rollout_strategy(app.rollout_strategy)}
             for n in app.pools if n in pools]
     return {
         "apiVersion": API_WORK,

@@ -21,11 +21,26 @@ NODE_AUTH_KEY = "private-key"
 POOL_LABEL = "flower-federation/pool"
 CLIENTAPP_LABEL = "flower-federation/clientapp"
 SKIP_AWAIT = {"pulumi.com/skipAwait": "true"}
+#: On a manifest of an AddOnTemplate: the addon manager orphans it (ManifestWork deleteOption
+#: SelectivelyOrphan) instead of deleting it when the cluster loses the addon (addon-framework
+#: `BuildDeployWorks`; only the key's presence counts).
+DELETION_ORPHAN = {"addon.open-cluster-management.io/deletion-orphan": ""}
+#: The label that makes the klusterlet copy its image pull Secret into a namespace (klusterlet operator
+#: `addonsecretcontroller`), and that Secret's name there.
+ADDON_NAMESPACE_LABEL = {"addon.open-cluster-management.io/namespace": "true"}
+KLUSTERLET_PULL_SECRET = "open-cluster-management-image-pull-credentials"  # noqa: S105 - a Secret's name
 PLACEMENT_AWAIT = {
     "pulumi.com/waitFor": 'jsonpath={.status.conditions[?(@.type=="PlacementMisconfigured")].status}=False',
     "pulumi.com/timeoutSeconds": "120",
 }
-MWRS_AWAIT = {"pulumi.com/waitFor": "condition=PlacementVerified", "pulumi.com/timeoutSeconds": "300"}
+#: The ManifestWorkReplicaSet controller has seen the MWRS (its PlacementVerified condition exists, True
+#: or not): a hub with the feature gate off never sets it and `pulumi up` fails instead of lying, while a
+#: valid pool that selects no cluster yet (PlacementVerified False/PlacementDecisionEmpty) does not hang.
+#: Rollouts are not awaited (Progressive ones can take hours); `flower-federation status` shows them.
+MWRS_AWAIT = {
+    "pulumi.com/waitFor": 'jsonpath={.status.conditions[?(@.type=="PlacementVerified")].type}=PlacementVerified',
+    "pulumi.com/timeoutSeconds": "300",
+}
 #: Delete the ClusterManagementAddOn in the background (as kubectl does), not in the foreground Pulumi
 #: uses by default: while a foreground deletion waits for the CMA's ManagedClusterAddOns, OCM's addon
 #: manager (v1.2.1, install strategy Placements) re-creates them for the clusters the Placements still
@@ -37,6 +52,17 @@ CMA_DELETION = {"pulumi.com/deletionPropagationPolicy": "background"}
 def placement_name(spec: FederationSpec, pool: PoolSpec) -> str:
     """The pool's Placement (also a label value on its PlacementDecisions, hence ≤ 63 characters)."""
     return f"{spec.name}-{pool.name}"
+
+
+def clientapp_placement_name(spec: FederationSpec, pool: PoolSpec) -> str:
+    """The pool's ClientApp Placement: its clusters whose SuperNode addon is available."""
+    return f"{spec.name}-{pool.name}-clientapps"
+
+
+def addon_feature_label(spec: FederationSpec) -> str:
+    """The ManagedCluster label OCM's registration hub sets from the addon's `Available` condition
+    (`available`, `unhealthy` or `unreachable`; addon feature discovery)."""
+    return f"feature.open-cluster-management.io/addon-{spec.distribution.ocm.addon_name}"
 
 
 def template_name(spec: FederationSpec, pool: PoolSpec) -> str:
@@ -100,6 +126,42 @@ def superlink_address(spec: FederationSpec) -> str:
     if external is None:
         raise ValueError("hub.exposure has neither externalNames nor externalIPs: spokes cannot reach the SuperLink")
     return external
+
+
+def _normalized(image: str) -> str:
+    """`image` with its registry spelt out, as container runtimes resolve it (docker.io, library/)."""
+    first, _, rest = image.partition("/")
+    if rest and ("." in first or ":" in first or first == "localhost"):
+        return image
+    return f"docker.io/{image}" if rest else f"docker.io/library/{image}"
+
+
+def spoke_image(spec: FederationSpec, image: str) -> str:
+    """`image` as the managed clusters pull it: the last `flower.registryMirrors` entry that matches wins.
+
+    The builders apply the mirrors to every container and init container they ship to managed clusters
+    (AddOnTemplates and ClientApp ManifestWorkReplicaSets). OCM's own ADC `registries` would not do:
+    it rewrites only `containers[]` of the addon's Deployments and DaemonSets (not init containers, not
+    ManifestWorkReplicaSets) and matches the source as a literal prefix of the image string, so
+    `docker.io/flwr` misses `flwr/supernode:1.42.0`. Here a source matches the registry (and path) of
+    the image as runtimes resolve it, at a path boundary; an empty source matches every image.
+    """
+    full = _normalized(image)
+    out = image
+    for m in spec.flower.registry_mirrors:
+        source, mirror = m.source.rstrip("/"), m.mirror.rstrip("/")
+        if not source:
+            out = f"{mirror}/{full.partition('/')[2]}"
+        elif full.startswith(source + "/"):
+            out = mirror + full[len(source):]
+    return out
+
+
+def spoke_image_pull_secrets(spec: FederationSpec) -> list[dict[str, str]]:
+    """`imagePullSecrets` of the pods on managed clusters (`flower.imagePullSecrets` name hub Secrets)."""
+    if spec.distribution.ocm.klusterlet_image_pull_credentials:
+        return [{"name": KLUSTERLET_PULL_SECRET}]
+    return []
 
 
 def supernode_labels(spec: FederationSpec, pool: PoolSpec) -> dict[str, str]:

@@ -7,8 +7,21 @@ from collections.abc import Sequence
 
 from federation.manifests import common
 from federation.manifests.common import Obj
-from federation.manifests.ocm.names import API_BINDING, API_PLACEMENT, PLACEMENT_AWAIT, POOL_LABEL, SKIP_AWAIT, placement_name
+from federation.manifests.ocm.names import (
+    API_BINDING,
+    API_PLACEMENT,
+    PLACEMENT_AWAIT,
+    POOL_LABEL,
+    SKIP_AWAIT,
+    addon_feature_label,
+    clientapp_placement_name,
+    placement_name,
+)
 from federation.spec import ClaimSelector, ClusterSelection, FederationSpec, LabelSelector, PoolSpec, RolloutStrategy
+
+#: The NoSelect taints OCM's registration hub puts on a cluster whose Available condition is Unknown or
+#: False (`pkg/registration/hub/taint`); the placement controller then drops already-selected clusters too.
+OUTAGE_TAINTS = ("cluster.open-cluster-management.io/unreachable", "cluster.open-cluster-management.io/unavailable")
 
 
 def _int_or_percent(value: str) -> int | str:
@@ -77,8 +90,29 @@ def _required_selector(sel: ClusterSelection) -> Obj:
     return out
 
 
+def clientapp_placement(spec: FederationSpec, pool: PoolSpec) -> Obj:
+    """The Placement a ClientApp ManifestWorkReplicaSet uses for `pool`: the pool's own selection plus
+    the addon feature label (`available`), as the flower-addon does, so ClientApps land only where the
+    SuperNode runs and is healthy, and leave a cluster whose SuperNode stops being available.
+
+    Pools may not overlap (validation), so these are exactly the pool's clusters with a healthy addon.
+    """
+    obj = placement(spec, pool)
+    body = obj["spec"]
+    want = {addon_feature_label(spec): "available"}
+    predicates = body.get("predicates") or [{"requiredClusterSelector": {}}]
+    for pred in predicates:
+        req = pred["requiredClusterSelector"]
+        label = req.setdefault("labelSelector", {})
+        label["matchLabels"] = dict(sorted({**label.get("matchLabels", {}), **want}.items()))
+    body["predicates"] = predicates
+    obj["metadata"]["name"] = clientapp_placement_name(spec, pool)
+    obj["metadata"]["labels"] = common.labels(spec, "clientapp-placement", **{POOL_LABEL: pool.name})
+    return obj
+
+
 def placement(spec: FederationSpec, pool: PoolSpec) -> Obj:
-    """The pool's Placement: cluster sets, ANDed label/claim/CEL predicates, scores, spread, tolerations."""
+    """The pool's Placement: cluster sets, ANDed label/claim/CEL predicates, scores, tolerations, decision groups."""
     sel = pool.selection
     body: Obj = {"clusterSets": sorted(set(sel.cluster_sets))}
     required = _required_selector(sel)
@@ -97,14 +131,13 @@ def placement(spec: FederationSpec, pool: PoolSpec) -> Obj:
                 coord = {"type": "BuiltIn", "builtIn": prio.built_in}
             configurations.append({"scoreCoordinate": coord, "weight": prio.weight})
         body["prioritizerPolicy"] = {"mode": sel.prioritizers.mode, "configurations": configurations}
-    if sel.spread_constraints:
-        body["spreadPolicy"] = {"spreadConstraints": [
-            {"topologyKey": c.topology_key, "topologyKeyType": c.topology_key_type, "maxSkew": c.max_skew,
-             "whenUnsatisfiable": c.when_unsatisfiable}
-            for c in sel.spread_constraints
-        ]}
-    if sel.tolerations:
-        body["tolerations"] = [t.model_dump(by_alias=True, exclude_none=True) for t in sel.tolerations]
+    tolerations = [t.model_dump(by_alias=True, exclude_none=True) for t in sel.tolerations]
+    if sel.unreachable_toleration_seconds is not None:
+        tolerated = {t.key for t in sel.tolerations}
+        tolerations += [{"key": key, "operator": "Exists", "tolerationSeconds": sel.unreachable_toleration_seconds}
+                        for key in OUTAGE_TAINTS if key not in tolerated]
+    if tolerations:
+        body["tolerations"] = tolerations
     ds = sel.decision_strategy
     if ds is not None:
         group: Obj = {}
