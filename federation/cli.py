@@ -280,6 +280,13 @@ def _hub_context(stack: str | None, file: Path | None, stacks_dir: Path, context
     return value if isinstance(value, str) and value else None
 
 
+def _context_hint(message: str, given: str | None, used: str | None) -> str:
+    """`message`, saying where the context came from when the user did not pass --context."""
+    if given is None and used is not None and message.startswith("--context"):
+        return f"{message}; {used!r} is the stack file's kubernetes:context (pass --context NAME)"
+    return message
+
+
 def _bad(message: str) -> NoReturn:
     err.print(message, markup=False)
     raise typer.Exit(EXIT_BAD_INPUT)
@@ -314,11 +321,12 @@ def status(
             connecting.check_address(control_address)
         except connecting.ConnectError as exc:
             _bad(str(exc))
+    given = context
     context = _hub_context(stack, file, stacks_dir, context)
     try:
         api = hub.api_client(kubeconfig, context)
     except hub.HubError as exc:
-        _bad(str(exc))
+        _bad(_context_hint(str(exc), given, context))
     refs = st.refs(spec)
     try:
         snap = hub.snapshot(api, refs)
@@ -427,7 +435,7 @@ def connect(
             try:
                 api = hub.api_client(kubeconfig, hub_context)
             except hub.HubError as exc:
-                _bad(str(exc))
+                _bad(_context_hint(str(exc), context, hub_context))
         return api
 
     ca_pem = None

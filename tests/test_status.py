@@ -330,3 +330,42 @@ def test_commands_that_do_not_need_the_hub_never_import_kubernetes() -> None:
     res = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120, check=False)
     assert res.returncode == 0, res.stderr
     assert res.stdout.strip() == "[]"
+
+
+# --------------------------------------------------------------------------- the command without a cluster
+
+KUBECONFIG = """apiVersion: v1
+kind: Config
+clusters: [{name: c, cluster: {server: "https://127.0.0.1:1"}}]
+users: [{name: u, user: {token: x}}]
+contexts: [{name: %s, context: {cluster: c, user: u}}]
+current-context: %s
+"""
+
+
+def test_status_bad_input_exits_2(tmp_path: Path) -> None:
+    from tests.test_cli import run_cli_process
+
+    kc = tmp_path / "kubeconfig"
+    kc.write_text(KUBECONFIG % ("other", "other"))
+    res = run_cli_process("status", "--stack", "dev", "--kubeconfig", str(kc))
+    assert res.returncode == 2, res.stderr
+    assert "--context: " in res.stderr and "'hub-dev' is the stack file's kubernetes:context" in res.stderr
+    res = run_cli_process("status", "--stack", "dev", "--kubeconfig", str(tmp_path / "missing"))
+    assert res.returncode == 2 and f"--kubeconfig: {tmp_path / 'missing'}: no such file" in res.stderr
+    res = run_cli_process("status", "--stack", "dev", "--kubeconfig", str(kc), "--context", "other",
+                          "--control-address", "nohost")
+    assert res.returncode == 2 and "--control-address: 'nohost' must be HOST:PORT" in res.stderr
+    assert "Traceback" not in res.stderr
+
+
+def test_unreachable_hub_is_unknown_exit_1(tmp_path: Path) -> None:
+    from tests.test_cli import run_cli_process
+
+    kc = tmp_path / "kubeconfig"
+    kc.write_text(KUBECONFIG % ("hub-dev", "hub-dev"))
+    res = run_cli_process("status", "--stack", "dev", "--kubeconfig", str(kc), "--output", "json")
+    assert res.returncode == 1, res.stderr
+    doc = json.loads(res.stdout)
+    assert doc["health"] == "unknown" and "cannot reach the hub API server https://127.0.0.1:1" in doc["error"]
+    assert "Traceback" not in res.stderr
