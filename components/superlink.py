@@ -85,9 +85,15 @@ class SuperLink(pulumi.ComponentResource):
 
     Ordering: every object depends on the component's own ``depends_on`` (e.g. a namespace the caller
     created with ``hub.createNamespace: false``) and on the Namespace (when created); Deployments also on the
-    ServiceAccounts, Secrets and PVC. Every Kubernetes child has an explicit ``metadata.name`` and
-    ``delete_before_replace=True``; immutable fields are in ``replace_on_changes``
-    (:data:`REPLACE_ON_CHANGES`). Replacing the PVC (a storage class change) loses the state.
+    ServiceAccounts, Secrets, ConfigMaps and PVC they mount.
+
+    ``hub.tls.mode: existingSecret``: the user's Secret is read from the hub (``<name>-existing-tls``, a
+    read, never managed; `pulumi preview` reads it too) and checked against the runtime contract; its
+    ``ca.crt`` becomes ``ca_certificate`` (unless ``existing_ca_certificate`` is given) and the checksum
+    of its certificates the ``checksum/tls`` annotation, so a renewed certificate rolls the pods.
+
+    Every Kubernetes child has an explicit ``metadata.name`` and ``delete_before_replace=True``; immutable
+    fields are in ``replace_on_changes`` (:data:`REPLACE_ON_CHANGES`). Replacing the PVC (a storage class change) loses the state.
 
     Renames (aliases): renaming the component instance keeps every child when the old name is
     aliased, ``SuperLink("hub2", args, opts=ResourceOptions(aliases=[pulumi.Alias(name="hub")]))``:
