@@ -30,6 +30,7 @@ table gives medians and interquartile ranges of each side and of the per-round r
     python benchmarks/bench_program.py --sizes 1 10 --rounds 3 --gc normal
     python benchmarks/bench_program.py --profile 100            # cProfile of ours at 100 pools (top functions)
     python benchmarks/bench_program.py --profile 100 --profile-which fair
+    python benchmarks/bench_program.py --show-fair 2             # the fair hand-written program at 2 pools
 """
 
 from __future__ import annotations
@@ -166,155 +167,147 @@ def _naive_program(objs: list[dict[str, Any]], spec: Any) -> None:
         _typed_class(obj)(name, metadata=meta, **kwargs, opts=opts)
 
 
-def _leaf_paths(value: Any, path: tuple[Any, ...] = ()) -> list[tuple[tuple[Any, ...], str]]:
-    """(path, material name) of every sentinel leaf in `value`; a sentinel inside a longer string is an error."""
+def _lit(value: Any) -> str:
+    """`value` as a Python literal; a `SENTINEL` string stands for the expression after it (an Output)."""
+    if isinstance(value, str):
+        if SENTINEL in value:
+            if not value.startswith(SENTINEL):
+                raise AssertionError(f"an Output embedded in a string: {value[:80]!r}")
+            return value.removeprefix(SENTINEL)
+        return repr(value)
+    if value is None or isinstance(value, bool | int | float):
+        return repr(value)
     if isinstance(value, dict):
-        return [p for k, v in value.items() for p in _leaf_paths(v, (*path, k))]
+        return "{" + ", ".join(f"{_lit(k)}: {_lit(v)}" for k, v in value.items()) + "}"
     if isinstance(value, list):
-        return [p for i, v in enumerate(value) for p in _leaf_paths(v, (*path, i))]
-    if isinstance(value, str) and SENTINEL in value:
-        if not value.startswith(SENTINEL):
-            raise AssertionError(f"key material embedded in a string at {path}")
-        return [(path, value.removeprefix(SENTINEL))]
-    return []
+        return "[" + ", ".join(_lit(v) for v in value) + "]"
+    raise TypeError(f"no literal for {type(value).__name__}")
 
 
-def _set(obj: Any, path: tuple[Any, ...], value: Any) -> None:
-    for step in path[:-1]:
-        obj = obj[step]
-    obj[path[-1]] = value
+def _expr(code: str) -> str:
+    return SENTINEL + code
 
 
-def _fair_plan(spec: Any) -> dict[str, Any]:
-    """The fair program's objects, from our pure builders (setup, untimed), with sentinels for the key material."""
+def fair_source(spec: Any) -> str:
+    """The fair hand-written program for `spec`, as Python source: one statement per resource, literal arguments.
+
+    What a careful user writes without this library (the objects are our builders' output, pasted as
+    literals): the same resources, Pulumi names, `depends_on` edges, options, and Outputs in the same
+    places (key material from the dynamic resources, the hub namespace, the Placement names in the
+    ClusterManagementAddOn); no components, no helpers. Generated at set-up, compiled there (as Python
+    compiles a program file before running it); running it is the timed part.
+    """
     from federation import flower
     from federation.manifests import hub, ocm
 
-    material = hub.HubSecrets(
-        tls_cert=SENTINEL + "tls_cert", tls_key=SENTINEL + "tls_key", ca_cert=SENTINEL + "ca_cert",
-        tls_checksum=SENTINEL + "tls_checksum",
-        superexec_secret=SENTINEL + "superexec_secret" if flower.uses_superexec_secret(spec) else None)
     if spec.distribution.ocm.install_strategy == "Manual":
         raise ValueError("the fair program covers installStrategy Placements (the generated declarations)")
-    hub_objs = hub.hub_objects(spec, tls_material=material)
+    tls = spec.hub.tls.mode == "generate"
+    shared = flower.uses_superexec_secret(spec)
+    lines = ["def program():"]
+
+    def emit(line: str) -> None:
+        lines.append("    " + line)
+
+    def opts(depends_on: list[str] | None = None, replace: list[str] | None = None) -> str:
+        parts = ([f"depends_on=[{', '.join(depends_on)}]"] if depends_on else []) + ["delete_before_replace=True"]
+        if replace:
+            parts.append(f"replace_on_changes={replace!r}")
+        return f"pulumi.ResourceOptions({', '.join(parts)})"
+
+    material = hub.HubSecrets()
+    if tls:
+        dns, ips = hub.superlink_sans(spec)
+        emit(f"cert = SuperLinkCertificate('fl-superlink-tls', dns_names={dns!r}, ip_addresses={ips!r}, "
+             f"validity_days={spec.hub.tls.validity_days!r}, renew_before_days={spec.hub.tls.renew_before_days!r}, "
+             f"common_name={hub.superlink_service_name(spec)!r})")
+        emit("tls_key = pulumi.Output.secret(cert.key_pem)")
+        emit("checksum = pulumi.Output.all(cert.cert_pem, cert.ca_cert_pem).apply(lambda pems: tls_checksum(*pems))")
+        material = hub.HubSecrets(tls_cert=_expr("cert.cert_pem"), tls_key=_expr("tls_key"), ca_cert=_expr("cert.ca_cert_pem"),
+                                  tls_checksum=_expr("checksum"))
+    if shared:
+        emit("shared = SharedSecret('fl-superlink-superexec-secret')")
+        material = hub.HubSecrets(**{**vars(material), "superexec_secret": _expr("pulumi.Output.secret(shared.secret)")})
+
+    # The hub: the Namespace first; Deployments after the ServiceAccounts, Secrets, ConfigMaps and the PVC.
+    namespace = None
+    prerequisites: list[str] = []
+    for i, obj in enumerate(hub.hub_objects(spec, tls_material=material)):
+        kind = obj["kind"]
+        group, cls = _TYPED[(obj["apiVersion"], kind)]
+        deps = [namespace] if namespace else []
+        if kind == "Deployment":
+            deps += prerequisites
+        fields = "".join(f", {_FIELDS[k]}={_lit(v)}" for k, v in obj.items() if k in _FIELDS)
+        emit(f"h{i} = k8s.{group}.v1.{cls}({'fl-superlink-' + kind.lower() + '-' + obj['metadata']['name']!r}, "
+             f"metadata={_lit(obj['metadata'])}{fields}, opts={opts(deps, _REPLACE.get(kind))})")
+        if kind == "Namespace":
+            namespace = f"h{i}"
+            emit(f"ns = h{i}.metadata.apply(lambda m: m.name)")
+        elif kind in ("ServiceAccount", "Secret", "ConfigMap", "PersistentVolumeClaim"):
+            prerequisites.append(f"h{i}")
+    in_hub = spec.ocm_namespace == spec.hub.namespace and namespace is not None
+
+    def custom(var: str, name: str, obj: dict[str, Any], options: str) -> None:
+        meta = dict(obj["metadata"])
+        if in_hub and "namespace" in meta:
+            meta["namespace"] = _expr("ns")
+        emit(f"{var} = k8s.apiextensions.CustomResource({name!r}, api_version={obj['apiVersion']!r}, kind={obj['kind']!r}, "
+             f"metadata={_lit(meta)}, spec={_lit(obj['spec'])}, opts={options})")
+
+    # Pools: the cluster-set bindings, then the Placement after them.
     owners = ocm.binding_owners(spec)
-    pools = []
+    index = {p.name: i for i, p in enumerate(spec.pools)}
+    binding_var: dict[str, str] = {}
+    for i, pool in enumerate(spec.pools):
+        own = []
+        for obj in ocm.pool_bindings(spec, pool):
+            cluster_set = obj["spec"]["clusterSet"]
+            if owners[cluster_set] != pool.name:
+                continue
+            binding_var[cluster_set] = f"b{i}_{len(own)}"
+            own.append(binding_var[cluster_set])
+            custom(binding_var[cluster_set], f"fl-pool-{pool.name}-binding-{cluster_set}", obj,
+                   opts(replace=["spec.clusterSet"]))
+        earlier = [binding_var[s] for s in pool.selection.cluster_sets if owners[s] != pool.name]
+        custom(f"p{i}", f"fl-pool-{pool.name}-placement", ocm.placement(spec, pool), opts([*own, *earlier]))
+
+    # The addon: a template (with the CA) and a config per pool; the CMA after all of them and the Placements.
     address = ocm.superlink_address(spec)
-    for pool in spec.pools:
-        bindings = [b for b in ocm.pool_bindings(spec, pool) if owners[b["spec"]["clusterSet"]] == pool.name]
-        earlier = [(owners[s], s) for s in pool.selection.cluster_sets if owners[s] != pool.name]
-        pools.append({"name": pool.name, "bindings": bindings, "earlier": earlier,
-                      "placement": ocm.placement(spec, pool),
-                      "template": ocm.addon_template(spec, pool, SENTINEL + "ca_cert"),
-                      "config": ocm.deployment_config(spec, pool, address)})
-    apps = [{"name": app.name, "pools": list(app.pools), "mwrs": ocm.manifest_work_replica_set(spec, app)}
-            for app in spec.client_apps]
+    for i, pool in enumerate(spec.pools):
+        custom(f"t{i}", f"fl-addon-template-{pool.name}",
+               ocm.addon_template(spec, pool, _expr("cert.ca_cert_pem") if tls else None), opts(replace=["spec.addonName"]))
+        custom(f"c{i}", f"fl-addon-config-{pool.name}", ocm.deployment_config(spec, pool, address), opts())
     cma = ocm.cluster_management_addon(spec)
-    placement_of = {ocm.placement_name(spec, p): p.name for p in spec.pools}
-    return {
-        "hub": [(o, _leaf_paths(o)) for o in hub_objs],
-        "pools": [{**p, "template_ca": _leaf_paths(p["template"])} for p in pools],
-        "cma": cma,
-        "cma_placements": [placement_of[e["name"]] for e in cma["spec"]["installStrategy"].get("placements", [])],
-        "apps": apps,
-        "ocm_in_hub_namespace": spec.ocm_namespace == spec.hub.namespace,
-        "sans": hub.superlink_sans(spec), "validity_days": spec.hub.tls.validity_days,
-        "renew_before_days": spec.hub.tls.renew_before_days, "common_name": hub.superlink_service_name(spec),
-        "tls": spec.hub.tls.mode == "generate", "superexec_secret": flower.uses_superexec_secret(spec),
-    }
+    pool_of = {ocm.placement_name(spec, p): p.name for p in spec.pools}
+    for entry in cma["spec"]["installStrategy"].get("placements", []):
+        entry["name"] = _expr(f"p{index[pool_of[entry['name']]]}.metadata.apply(lambda m: m['name'])")
+    custom("cma", "fl-addon-cma", cma, opts([f"{k}{i}" for k in "tc" for i in range(len(spec.pools))]))
+
+    # ClientApps: a Placement per pool (after the pool's), then the ManifestWorkReplicaSet after those and the CMA.
+    pool_by_name = {p.name: p for p in spec.pools}
+    for i, app in enumerate(spec.client_apps):
+        own = []
+        for j, p in enumerate(app.pools):
+            own.append(f"q{i}_{j}")
+            custom(own[-1], f"fl-clientapp-{app.name}-placement-{p}", ocm.clientapp_placement(spec, pool_by_name[p]),
+                   opts([f"p{index[p]}"]))
+        custom(f"a{i}", f"fl-clientapp-{app.name}-mwrs", ocm.manifest_work_replica_set(spec, app), opts([*own, "cma"]))
+    return "\n".join(lines) + "\n"
 
 
-def _fair_program(plan: dict[str, Any]) -> None:
-    """What a careful user writes without this library: the same resources, edges and options; no components."""
+def _fair_program(source: str) -> Any:
+    """The program function of `source` (compiled here, at set-up)."""
     import pulumi
     import pulumi_kubernetes as k8s
 
     from components.keys import SharedSecret, SuperLinkCertificate
-    from federation.manifests import hub
+    from federation.manifests.hub import tls_checksum
 
-    material: dict[str, Any] = {}
-    if plan["tls"]:
-        dns, ips = plan["sans"]
-        cert = SuperLinkCertificate("fl-superlink-tls", dns_names=dns, ip_addresses=ips,
-                                    validity_days=plan["validity_days"], renew_before_days=plan["renew_before_days"],
-                                    common_name=plan["common_name"])
-        material.update(tls_cert=cert.cert_pem, tls_key=pulumi.Output.secret(cert.key_pem), ca_cert=cert.ca_cert_pem,
-                        tls_checksum=pulumi.Output.all(cert.cert_pem, cert.ca_cert_pem).apply(lambda p: hub.tls_checksum(*p)))
-    if plan["superexec_secret"]:
-        shared = SharedSecret("fl-superlink-superexec-secret")
-        material["superexec_secret"] = pulumi.Output.secret(shared.secret)
-
-    # The hub: the Namespace first; Deployments after the ServiceAccounts, Secrets, ConfigMaps and the PVC.
-    namespace: Any = None
-    namespace_name: Any = None
-    prerequisites: list[Any] = []
-    for obj, leaves in plan["hub"]:
-        for path, what in leaves:
-            _set(obj, path, material[what])
-        kind = obj["kind"]
-        deps = [namespace] if namespace is not None else []
-        if kind == "Deployment":
-            deps += prerequisites
-        kwargs = {_FIELDS[k]: v for k, v in obj.items() if k in _FIELDS}
-        res = _typed_class(obj)(
-            f"fl-superlink-{kind.lower()}-{obj['metadata']['name']}", metadata=obj["metadata"], **kwargs,
-            opts=pulumi.ResourceOptions(depends_on=deps or None, delete_before_replace=True,
-                                        replace_on_changes=_REPLACE.get(kind)))
-        if kind == "Namespace":
-            namespace = res
-            namespace_name = res.metadata.apply(lambda m: m.name)
-        elif kind in ("ServiceAccount", "Secret", "ConfigMap", "PersistentVolumeClaim"):
-            prerequisites.append(res)
-    ocm_namespace = namespace_name if plan["ocm_in_hub_namespace"] else None
-
-    def namespaced(obj: dict[str, Any]) -> dict[str, Any]:
-        if ocm_namespace is not None:
-            obj["metadata"]["namespace"] = ocm_namespace
-        return obj["metadata"]
-
-    def custom(name: str, obj: dict[str, Any], meta: Any, opts: Any) -> Any:
-        return k8s.apiextensions.CustomResource(name, api_version=obj["apiVersion"], kind=obj["kind"], metadata=meta,
-                                                spec=obj["spec"], opts=opts)
-
-    # Pools: the cluster-set bindings, then the Placement after them.
-    bindings: dict[tuple[str, str], Any] = {}
-    placements: dict[str, Any] = {}
-    for pool in plan["pools"]:
-        own = []
-        for obj in pool["bindings"]:
-            cluster_set = obj["spec"]["clusterSet"]
-            res = custom(f"fl-pool-{pool['name']}-binding-{cluster_set}", obj, namespaced(obj),
-                         pulumi.ResourceOptions(delete_before_replace=True, replace_on_changes=["spec.clusterSet"]))
-            bindings[(pool["name"], cluster_set)] = res
-            own.append(res)
-        obj = pool["placement"]
-        placements[pool["name"]] = custom(
-            f"fl-pool-{pool['name']}-placement", obj, namespaced(obj),
-            pulumi.ResourceOptions(depends_on=[*own, *(bindings[e] for e in pool["earlier"])], delete_before_replace=True))
-
-    # The addon: templates (with the CA) and configs per pool; the CMA after all of them and the Placements.
-    addon_parts = []
-    for pool in plan["pools"]:
-        obj = pool["template"]
-        for path, what in pool["template_ca"]:
-            _set(obj, path, material[what])
-        addon_parts.append(custom(f"fl-addon-template-{pool['name']}", obj, obj["metadata"],
-                                  pulumi.ResourceOptions(delete_before_replace=True, replace_on_changes=["spec.addonName"])))
-        obj = pool["config"]
-        addon_parts.append(custom(f"fl-addon-config-{pool['name']}", obj, namespaced(obj),
-                                  pulumi.ResourceOptions(delete_before_replace=True)))
-    cma = plan["cma"]
-    for entry, pool_name in zip(cma["spec"]["installStrategy"].get("placements", []), plan["cma_placements"], strict=True):
-        entry["name"] = placements[pool_name].metadata.apply(lambda m: m["name"])
-    cma_res = custom("fl-addon-cma", cma, cma["metadata"],
-                     pulumi.ResourceOptions(depends_on=addon_parts, delete_before_replace=True))
-
-    # ClientApps: after their pools' Placements and the CMA.
-    for app in plan["apps"]:
-        obj = app["mwrs"]
-        custom(f"fl-clientapp-{app['name']}-mwrs", obj, namespaced(obj),
-               pulumi.ResourceOptions(depends_on=[*(placements[p] for p in app["pools"]), cma_res],
-                                      delete_before_replace=True))
+    namespace: dict[str, Any] = {"pulumi": pulumi, "k8s": k8s, "SuperLinkCertificate": SuperLinkCertificate,
+                                 "SharedSecret": SharedSecret, "tls_checksum": tls_checksum}
+    exec(compile(source, "<fair hand-written program>", "exec"), namespace)  # noqa: S102 - our own generated program
+    return namespace["program"]
 
 
 #: The options every Kubernetes resource of the hub gets (the immutable fields of its kind).
@@ -409,7 +402,7 @@ def evaluate(which: str, pools: int, *, gc_mode: str = "normal", profile: Path |
         if material is not None:
             material.write_text(json.dumps([cert, secret]))
     naive = _naive_objects(spec, cert, secret) if which == "naive" else []
-    plan = _fair_plan(spec) if which == "fair" else {}
+    fair = _fair_program(fair_source(spec)) if which == "fair" else None
 
     # Warm-up: a tiny unrelated program (first-program costs of the SDK), untimed.
     warm, warm_monitor = _mocks()
@@ -427,7 +420,7 @@ def evaluate(which: str, pools: int, *, gc_mode: str = "normal", profile: Path |
             Federation("fl", {"federation": data, "existing_ca_certificate": None})
     elif which == "fair":
         def program() -> None:
-            _fair_program(plan)
+            fair()
     elif which == "naive":
         def program() -> None:
             _naive_program(naive, spec)
@@ -597,6 +590,8 @@ def main(argv: list[str] | None = None) -> Report | None:
                         help="programs to run (ours is always first)")
     parser.add_argument("--profile", type=int, default=None, metavar="POOLS", help="print a cProfile at POOLS and exit")
     parser.add_argument("--profile-which", choices=PROGRAMS, default="ours")
+    parser.add_argument("--show-fair", type=int, default=None, metavar="POOLS",
+                        help="print the fair hand-written program for POOLS pools and exit")
     parser.add_argument("--worker", choices=PROGRAMS, help=argparse.SUPPRESS)
     parser.add_argument("--pools", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--profile-to", type=Path, help=argparse.SUPPRESS)
@@ -607,6 +602,11 @@ def main(argv: list[str] | None = None) -> Report | None:
         gc_mode = "normal" if args.gc == "both" else args.gc
         print(json.dumps(evaluate(args.worker, args.pools, gc_mode=gc_mode, profile=args.profile_to,
                                   material=args.material)))
+        return None
+    if args.show_fair is not None:
+        from federation.loading import parse_spec
+
+        print(fair_source(parse_spec(declaration(args.show_fair))), end="")
         return None
     if args.profile is not None:
         print(profile_top(args.profile, args.profile_which, gc_mode="normal" if args.gc == "both" else args.gc))

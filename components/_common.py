@@ -56,7 +56,9 @@ def registered(res: pulumi.Resource | Sequence[pulumi.Resource], value: T) -> pu
 
     async def after_registration() -> T:
         for r in resources:
-            await r.urn.future()
+            # The URN's own known-ness task (already there) resolves with the registration; awaiting its value
+            # (`urn.future()`) would start one more task and unknown scan per resource.
+            await r.urn.is_known()
         return value
 
     known: asyncio.Future[bool] = asyncio.Future()

@@ -14,7 +14,6 @@ The SuperNode's node-auth key is NOT distributed here: create the Secret ``flowe
 (key ``private-key``, OpenSSH EC key) in the agent namespace of each spoke out of band.
 """
 
-import functools
 from typing import Any, TypedDict
 
 import pulumi
@@ -26,8 +25,8 @@ from components.args import OcmArgs, as_part
 from components.pools import in_namespace, ocm_namespace
 from federation.loading import parse_part
 from federation.manifests import ocm
-from federation.spec import FederationSpec
-from federation.templating import compact_size
+from federation.spec import FederationSpec, PoolSpec
+from federation.templating import compact_json, compact_size
 
 TYPE_TOKEN = type_token("FlowerAddon")
 
@@ -46,15 +45,51 @@ class FlowerAddonArgs(TypedDict, total=False):
     """HOST:PORT the SuperNodes dial; default: the SuperLink's external address (or `ExistingSuperLink.address`)."""
 
 
-def _checked_ca(spec: FederationSpec, ca: str | None) -> str | None:
-    """The CA PEM, once every pool's AddOnTemplate built with it is known to fit maxManifestBytes."""
-    limit = spec.distribution.ocm.max_manifest_bytes
-    for pool in spec.pools:
-        template = ocm.addon_template(spec, pool, ca)
-        size = compact_size(template)
-        if size > limit:
-            raise ValueError(f"AddOnTemplate {template['metadata']['name']!r} is {size} bytes, over maxManifestBytes ({limit})")
-    return ca
+#: Stands for the CA in a template until the CA (an Output) is known; it cannot occur in a PEM.
+_CA_PROBE = "\x00superlink-ca\x00"
+
+
+def _put_ca(obj: Any, ca: Any) -> int:
+    """Replace every `_CA_PROBE` leaf of `obj` by `ca`, in place; how many there were."""
+    count = 0
+    items = obj.items() if isinstance(obj, dict) else enumerate(obj) if isinstance(obj, list) else ()
+    for key, value in items:
+        if value == _CA_PROBE:
+            obj[key] = ca
+            count += 1
+        elif isinstance(value, dict | list):
+            count += _put_ca(value, ca)
+    return count
+
+
+class _TemplateSizes:
+    """The AddOnTemplates' compact JSON sizes as a function of the CA, to check them against maxManifestBytes.
+
+    Each template is built once, with `_CA_PROBE` where the CA goes; its size with the real CA is its
+    size with the probe plus, per CA leaf, the difference of the two encoded strings (a template that
+    carried the CA inside a longer string is rebuilt with the CA instead).
+    """
+
+    def __init__(self, spec: FederationSpec) -> None:
+        self.spec = spec
+        self.sizes: list[tuple[PoolSpec, str, int, int | None]] = []
+
+    def add(self, pool: PoolSpec, template: dict[str, Any], ca: Any) -> None:
+        """Record the size of `template` (built with the probe), then put `ca` in place of the probe."""
+        text = compact_json(template)
+        leaves = _put_ca(template, ca)
+        exact = text.count(compact_json(_CA_PROBE)[1:-1]) == leaves
+        self.sizes.append((pool, template["metadata"]["name"], len(text.encode()), leaves if exact else None))
+
+    def checked(self, ca: str | None) -> str | None:
+        """The CA PEM, once every pool's AddOnTemplate built with it is known to fit maxManifestBytes."""
+        limit = self.spec.distribution.ocm.max_manifest_bytes
+        delta = len(compact_json(ca).encode()) - len(compact_json(_CA_PROBE).encode())
+        for pool, name, size, leaves in self.sizes:
+            size = size + leaves * delta if leaves is not None else compact_size(ocm.addon_template(self.spec, pool, ca))
+            if size > limit:
+                raise ValueError(f"AddOnTemplate {name!r} is {size} bytes, over maxManifestBytes ({limit})")
+        return ca
 
 
 def _pool_of(spec: FederationSpec, placement: str) -> str:
@@ -121,12 +156,14 @@ class FlowerAddon(pulumi.ComponentResource):
         tls = spec.hub.tls.mode != "insecure"
         if tls and ca_certificate is None:
             raise ValueError("superlink: the SuperNodes verify the SuperLink with its CA (TLS is on): give ca_certificate")
-        # One checked CA for every template (its check builds each pool's template with the real CA).
-        ca_leaf = ca.apply(functools.partial(_checked_ca, spec)) if tls else None
+        # One checked CA Output for every template: the check needs only each template's size with a probe.
+        sizes = _TemplateSizes(spec)
+        ca_leaf = ca.apply(sizes.checked) if tls else None
         for pool in spec.pools:
-            template = custom_resource(
-                f"{name}-template-{pool.name}", ocm.addon_template(spec, pool, ca_leaf), opts_(replace=["spec.addonName"]),
-            )
+            obj = ocm.addon_template(spec, pool, _CA_PROBE if tls else None)
+            if tls:
+                sizes.add(pool, obj, ca_leaf)
+            template = custom_resource(f"{name}-template-{pool.name}", obj, opts_(replace=["spec.addonName"]))
             self.templates.append(template)
             per_pool[pool.name] = template
             if spec.distribution.ocm.install_strategy != "Manual":

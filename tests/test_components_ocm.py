@@ -264,3 +264,36 @@ def test_addon_needs_the_ca_with_tls_and_checks_the_template_size_with_it(pulumi
 
     with pytest.raises(Exception, match="over maxManifestBytes"):
         oversized()
+
+
+@pytest.mark.parametrize("variant", ["dev", "prod"])
+def test_template_size_check_equals_the_size_of_the_template_built_with_the_ca(variant: str) -> None:
+    # The addon checks maxManifestBytes from each template's size with a probe where the CA goes; that must
+    # be exactly the compact JSON size of the template built with the real CA (one, or a bundle of several).
+    from components.addon import _CA_PROBE, _TemplateSizes
+    from federation.templating import compact_size
+
+    spec = parse_spec(VARIANTS[variant]())
+    for bundle in (CA, CA * 3):
+        sizes = _TemplateSizes(spec)
+        for pool in spec.pools:
+            template = ocm.addon_template(spec, pool, _CA_PROBE)
+            sizes.add(pool, template, "placed")
+            assert "placed" in json.dumps(template) and _CA_PROBE not in json.dumps(template)
+        exact = {name: compact_size(ocm.addon_template(spec, pool, bundle)) for pool, name, _, _ in sizes.sizes}
+        assert all(leaves for *_, leaves in sizes.sizes)
+        for _pool, name, size, leaves in sizes.sizes:
+            assert size + leaves * (len(json.dumps(bundle, ensure_ascii=False).encode()) - len(json.dumps(_CA_PROBE).encode())) \
+                == exact[name]
+        # at the limit passes, one byte less fails, naming the template
+        limit = max(exact.values())
+
+        def with_limit(n: int) -> Any:
+            ocm_part = spec.distribution.ocm.model_copy(update={"max_manifest_bytes": n})
+            return spec.model_copy(update={"distribution": spec.distribution.model_copy(update={"ocm": ocm_part})})
+
+        sizes.spec = with_limit(limit)
+        assert sizes.checked(bundle) == bundle
+        sizes.spec = with_limit(limit - 1)
+        with pytest.raises(ValueError, match=rf"is {limit} bytes, over maxManifestBytes \({limit - 1}\)"):
+            sizes.checked(bundle)
