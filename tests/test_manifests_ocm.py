@@ -460,6 +460,8 @@ def test_ocm_invariants(variant: str) -> None:
         annotations = obj["metadata"]["annotations"]
         if obj["kind"] in ("Placement", "ManifestWorkReplicaSet"):
             assert annotations["pulumi.com/waitFor"] and int(annotations["pulumi.com/timeoutSeconds"]) > 0
+        elif obj["kind"] == "ManagedClusterSetBinding":  # Bound: its cluster set exists
+            assert annotations == ocm.BINDING_AWAIT
         elif obj["kind"] == "ClusterManagementAddOn":
             # background deletion: OCM's addon manager re-creates MCAs while a foreground delete waits for them
             assert annotations == {"pulumi.com/skipAwait": "true", "pulumi.com/deletionPropagationPolicy": "background"}

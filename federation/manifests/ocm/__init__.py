@@ -44,15 +44,22 @@ Design decisions
   :func:`node_auth_secret_name` (key :data:`NODE_AUTH_KEY`) which must be provisioned on every spoke out of
   band (never in a template: AddOnTemplates and ManifestWorks are plain text on the hub and in Pulumi
   state). Until it exists the Pod stays in ContainerCreating.
-* **Await annotations** (pulumi-kubernetes ≥ 4.18 generic await, checked against its docs/tests):
-  bindings, ADCs, templates, CMA and MCAs get ``pulumi.com/skipAwait: "true"`` (no meaningful status).
-  A Placement waits until OCM evaluated it and found it well-formed
-  (``PlacementMisconfigured`` == ``False``, 120 s): that needs neither spokes nor decisions, only the
-  placement controller, and catches unbound cluster sets / bad selectors at ``pulumi up`` time.
-  An MWRS waits for ``PlacementVerified`` (300 s): its Placements resolved. This also fails loudly
-  when the ``ManifestWorkReplicaSet`` feature gate is off (no controller → no status) instead of
-  reporting success for an object nothing reconciles. Rollout to spokes is not awaited (it can take
-  hours with Progressive strategies).
+* **Await annotations** (pulumi-kubernetes ≥ 4.18 generic await): ADCs, templates, CMA and MCAs get
+  ``pulumi.com/skipAwait: "true"`` (no meaningful status). A ManagedClusterSetBinding waits for ``Bound``
+  (its cluster set exists; 60 s): a Placement over an unbound set is only ``PlacementSatisfied=False``,
+  never Misconfigured. A Placement waits until OCM evaluated it and found it well-formed
+  (``PlacementMisconfigured`` == ``False``, 120 s). An MWRS waits until its controller has set
+  ``PlacementVerified`` at all (300 s): a hub with the feature gate off fails loudly, while a valid pool
+  with no (available) cluster yet (``PlacementDecisionEmpty``) does not hang. Rollouts to spokes are not
+  awaited (Progressive ones can take hours); ``flower-federation status`` reports them.
+* **Health-gated rollouts.** The addon's and each MWRS's ManifestWorks carry condition rules
+  (:mod:`.health`), so OCM's rollouts (canary groups, ``maxFailures``, ``progressDeadline``) count a
+  cluster as done only when its Deployment is available, not when its objects exist.
+* **What OCM does not do for us.** ``flower.registryMirrors`` are applied by these builders to every
+  image shipped to managed clusters (OCM's ADC registries would miss init containers and ManifestWork-
+  ReplicaSets); the spoke Namespace is labelled for the klusterlet's image pull credentials and
+  orphaned when a cluster loses the addon; Placements tolerate OCM's outage taints for
+  ``unreachableTolerationSeconds``; ClientApp Placements add the addon feature label.
 """
 
 from __future__ import annotations
@@ -87,6 +94,7 @@ from federation.manifests.ocm.names import (
     API_BINDING,
     API_PLACEMENT,
     API_WORK,
+    BINDING_AWAIT,
     CLIENTAPP_CONTAINER,
     CLIENTAPP_LABEL,
     DELETION_ORPHAN,
@@ -155,6 +163,7 @@ __all__ = [
     "API_PLACEMENT",
     "API_WORK",
     "AVAILABLE_CEL",
+    "BINDING_AWAIT",
     "CLIENTAPP_CONTAINER",
     "CLIENTAPP_LABEL",
     "DEGRADED_CEL",

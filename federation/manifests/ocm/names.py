@@ -29,6 +29,10 @@ DELETION_ORPHAN = {"addon.open-cluster-management.io/deletion-orphan": ""}
 #: `addonsecretcontroller`), and that Secret's name there.
 ADDON_NAMESPACE_LABEL = {"addon.open-cluster-management.io/namespace": "true"}
 KLUSTERLET_PULL_SECRET = "open-cluster-management-image-pull-credentials"  # noqa: S105 - a Secret's name
+#: A binding is usable once OCM's registration hub found its cluster set (`Bound`, reason ClusterSetBound;
+#: False/ClusterSetNotFound otherwise). A Placement over an unbound set is only PlacementSatisfied=False
+#: (NoManagedClusterSetBindings), never Misconfigured, so without this `pulumi up` would succeed on a typo.
+BINDING_AWAIT = {"pulumi.com/waitFor": "condition=Bound", "pulumi.com/timeoutSeconds": "60"}
 PLACEMENT_AWAIT = {
     "pulumi.com/waitFor": 'jsonpath={.status.conditions[?(@.type=="PlacementMisconfigured")].status}=False',
     "pulumi.com/timeoutSeconds": "120",

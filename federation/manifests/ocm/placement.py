@@ -10,9 +10,9 @@ from federation.manifests.common import Obj
 from federation.manifests.ocm.names import (
     API_BINDING,
     API_PLACEMENT,
+    BINDING_AWAIT,
     PLACEMENT_AWAIT,
     POOL_LABEL,
-    SKIP_AWAIT,
     addon_feature_label,
     clientapp_placement_name,
     placement_name,
@@ -175,7 +175,7 @@ def cluster_set_binding(spec: FederationSpec, cluster_set: str) -> Obj:
         "apiVersion": API_BINDING,
         "kind": "ManagedClusterSetBinding",
         "metadata": common.metadata(cluster_set, spec.ocm_namespace, labels=common.labels(spec, "placement"),
-                                    annotations=SKIP_AWAIT),
+                                    annotations=BINDING_AWAIT),
         "spec": {"clusterSet": cluster_set},
     }
 
