@@ -126,13 +126,19 @@ def problems(spec: FederationSpec) -> Iterator[Problem]:
                     break
         size = len(text.encode())
         if size > limit:
-            yield Problem(path, f"AddOnTemplate {ocm.template_name(spec, pool)!r} is {size} bytes (JSON), over "
-                                f"distribution.ocm.maxManifestBytes ({limit})")
+            # Name what the user can shrink: the pool's nodeConfig when it is what pushes the template over.
+            bare = pool.model_copy(update={"node_config": {}})
+            without = compact_size(ocm.addon_template(spec, bare, ocm.PLACEHOLDER_CA)) if pool.node_config else size
+            field = f"{path}.nodeConfig" if without <= limit else "federation.distribution.ocm.maxManifestBytes"
+            yield Problem(field, f"AddOnTemplate {ocm.template_name(spec, pool)!r} of pool {pool.name!r} is {size} bytes "
+                                 f"(JSON), over distribution.ocm.maxManifestBytes ({limit})"
+                                 + (f"; its nodeConfig takes {size - without} bytes" if field.endswith("nodeConfig") else ""))
     pool_names = {p.name for p in spec.pools}
-    for i, app in enumerate(spec.client_apps):
+    for app in spec.client_apps:
         if not any(name in pool_names for name in app.pools):
             continue
         size = compact_size(ocm.manifest_work_replica_set(spec, app))
         if size > limit:
-            yield Problem(f"federation.clientApps[{i}]", f"ManifestWorkReplicaSet {ocm.mwrs_name(spec, app)!r} is {size} bytes "
-                                                         f"(JSON), over distribution.ocm.maxManifestBytes ({limit})")
+            yield Problem("federation.distribution.ocm.maxManifestBytes",
+                          f"ManifestWorkReplicaSet {ocm.mwrs_name(spec, app)!r} of ClientApp {app.name!r} is {size} "
+                          f"bytes (JSON), over the limit ({limit})")

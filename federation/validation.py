@@ -624,4 +624,61 @@ def cel_error(expr: str) -> str | None:
                     stack.extend((e, bound | {var}) for e in exprs[1:])
                     continue
         stack.extend((c, bound) for c in children)
+    return _cel_type_error(tree)
+
+
+#: Operators by the parser's rule names, as CEL spells them.
+_CEL_OPERATORS = {"addition_add": "+", "addition_sub": "-", "multiplication_mul": "*", "multiplication_div": "/",
+                  "multiplication_mod": "%", "relation_eq": "==", "relation_ne": "!=", "relation_lt": "<",
+                  "relation_le": "<=", "relation_gt": ">", "relation_ge": ">=", "relation_in": "in",
+                  "unary_not": "!", "unary_neg": "-"}
+_CEL_CONSTANT_RULES = frozenset({"expr", "conditionalor", "conditionaland", "relation", "addition", "multiplication",
+                                 "unary"})
+
+
+def _cel_type_error(tree: Any) -> str | None:
+    """A type error OCM's CEL checker would report at compile time (so the Placement is Misconfigured).
+
+    `managedCluster` is `dyn` to the checker, so only what involves constants alone is decided then:
+    each largest subexpression without identifiers is evaluated (the checker and the evaluator agree on
+    the overloads of constants), and `scores()` must get a string.
+    """
+    import re as _re
+
+    from celpy import Environment
+    from celpy.evaluation import CELEvalError
+    from lark import Token, Tree
+
+    idents = {"ident", "ident_arg", "dot_ident", "dot_ident_arg"}
+    env = Environment()
+    stack = [tree]
+    while stack:
+        node = stack.pop()
+        if not isinstance(node, Tree):
+            continue
+        if node.data == "member_dot_arg":
+            name = next((str(c) for c in node.children if isinstance(c, Token)), "")
+            args = [c for c in node.children if isinstance(c, Tree) and c.data == "exprlist"]
+            first = args[0].children[0] if args and args[0].children else None
+            literal = next((t for t in first.iter_subtrees() if t.data == "literal"), None) if isinstance(first, Tree) else None
+            if name == "scores" and literal is not None and isinstance(first, Tree) \
+                    and not any(s.data in idents for s in first.iter_subtrees()) \
+                    and not str(literal.children[0]).startswith(("'", '"')):
+                return "does not compile: scores() takes the name of an AddOnPlacementScore (a string)"
+        if node.data in _CEL_CONSTANT_RULES and any(t.data in _CEL_OPERATORS for t in node.iter_subtrees()) \
+                and not any(t.data in idents for t in node.iter_subtrees()):
+            try:
+                env.program(node).evaluate({})
+            except CELEvalError as exc:
+                text = str(exc.args[0]) if exc.args else str(exc)
+                m = _re.search(r"overload for Token\('RULE', '(\w+)'\) applied to '\((.*)\)'", text)
+                if m is None:
+                    continue  # a runtime error (division by zero, ...): OCM's checker does not see it
+                types = [t.removesuffix("Type").lower() for t in _re.findall(r"celtypes\.(\w+)", m.group(2))]
+                op = _CEL_OPERATORS.get(m.group(1), m.group(1))
+                return f"does not compile: no matching overload for '{op}' applied to ({', '.join(types)})"
+            except Exception:  # noqa: S112 - anything else the evaluator trips on is not a compile-time verdict
+                continue
+            continue
+        stack.extend(node.children)
     return None

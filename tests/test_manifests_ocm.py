@@ -528,15 +528,26 @@ def test_validate_reports_an_undefined_template_variable() -> None:
     parse_spec(data)
 
 
+def test_an_oversized_node_config_is_named() -> None:
+    data = stack_data("dev")
+    spec = parse_spec(data)
+    base = templating.compact_size(ocm.addon_template(spec, spec.pools[0], CA))
+    data["pools"][0]["nodeConfig"]["blob"] = "x" * 2048
+    data["distribution"] = {"ocm": {"maxManifestBytes": base + 512}}
+    found = problems_of(data)
+    assert len(found) == 1 and found[0].startswith("federation.pools[0].nodeConfig: AddOnTemplate "), found
+    assert "its nodeConfig takes" in found[0]
+
+
 def test_validate_reports_oversized_payloads() -> None:
     data = stack_data("prod")
     data["distribution"] = {"ocm": {"maxManifestBytes": 1024}}
     found = problems_of(data)
     paths = sorted({p.split(":")[0] for p in found})
-    assert paths == ["federation.clientApps[0]", "federation.clientApps[1]", "federation.pools[0]", "federation.pools[1]"]
+    assert paths == ["federation.distribution.ocm.maxManifestBytes"]  # nothing else would fit: the limit is the field
     prod = spec_of("prod")
-    assert any(f"AddOnTemplate '{ocm.template_name(prod, prod.pool('cpu'))}' is " in p and "maxManifestBytes (1024)" in p for p in found)
-    assert any("ManifestWorkReplicaSet 'flower-prod-trainer-gpu' is " in p for p in found)
+    assert any(f"AddOnTemplate '{ocm.template_name(prod, prod.pool('cpu'))}' of pool 'cpu' is " in p and "maxManifestBytes (1024)" in p for p in found)
+    assert any("ManifestWorkReplicaSet 'flower-prod-trainer-gpu' of ClientApp 'trainer-gpu' is " in p for p in found)
 
 
 def test_default_limit_leaves_room() -> None:

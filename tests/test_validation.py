@@ -141,6 +141,9 @@ def test_quantity_values(text: str, value: float | Fraction) -> None:
     "parseJSON(managedCluster.metadata.annotations['j']).size() > 0",
     "managedCluster.metadata.labels.map(k, k.lowerAscii()).size() > 0",
     "type(managedCluster) == map",
+    "managedCluster.metadata.name > 1 || 1 + 2 > 0",  # dyn > int: a runtime question (no match), not a compile error
+    "1 / 0 == 1 || managedCluster.metadata.name == 'x'",  # a runtime error only
+    "managedCluster.metadata.labels['gpus'] == string(1 + 1)",
 ])
 def test_cel_expressions_ocm_compiles(expr: str) -> None:
     assert cel_error(expr) is None
@@ -152,6 +155,11 @@ def test_cel_expressions_ocm_compiles(expr: str) -> None:
     ("labels['a'] == 'b'", "undeclared reference to 'labels'"),
     ("managedCluster.x.exists(c, d == 1)", "undeclared reference to 'd'"),
     ("score(managedCluster, 'a') > 1", "undeclared reference to function 'score'"),
+    # type errors OCM's checker reports at compile time (constants only: managedCluster is dyn)
+    ("managedCluster.metadata.labels['a'] == 'b' + 1", "no matching overload for '+' applied to (string, int)"),
+    ("managedCluster.metadata.name == 'x' || 1 == 'a'", "no matching overload for '==' applied to (int, string)"),
+    ("!1", "no matching overload for '!' applied to (int)"),
+    ("managedCluster.scores(1).exists(s, s.value > 0)", "scores() takes the name of an AddOnPlacementScore"),
 ])
 def test_cel_expressions_ocm_rejects(expr: str, error: str) -> None:
     found = cel_error(expr)
