@@ -1,11 +1,14 @@
 """`validate` on a generated 1 000-pool config and `render` on 100 pools + 100 ClientApps.
 
-In-process figures time only our functions (median of `--runs`):
+CPU seconds throughout (`time.process_time` in-process; the child's user + system CPU from
+`resource.getrusage(RUSAGE_CHILDREN)` for the CLI; wall time alongside). In-process figures time only
+our functions (median of `--runs`):
 * validate: `parse_spec` on the declaration dict (its memo cleared before each run, so every run parses),
   and `load_file` (YAML read + parse) on the stack file;
 * render: `planned_objects` (no key material, public CA given) and `render_files` (YAML text), separately.
-CLI figures are the wall time of a fresh `python -m federation ...` subprocess (interpreter start and
-imports included; median of `--cli-runs`): `validate --file` and `render --file --ca-certificate --out`.
+CLI figures are the CPU (and wall) time of a fresh `python -m federation ...` subprocess (interpreter
+start and imports included; median of `--cli-runs`): `validate --file` and `render --file
+--ca-certificate --out`.
 
     python benchmarks/bench_cli.py
     python benchmarks/bench_cli.py --validate-pools 10 --render-pools 5 --runs 1 --cli-runs 1
@@ -14,16 +17,30 @@ imports included; median of `--cli-runs`): `validate --file` and `render --file 
 from __future__ import annotations
 
 import argparse
+import resource
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.common import PYTHON, REPO, Report, Table, Target, add_out_argument, declaration, median, stack_yaml, timed
+from benchmarks.common import (
+    PYTHON,
+    REPO,
+    Report,
+    Table,
+    Target,
+    add_out_argument,
+    cpu_timed,
+    declaration,
+    iqr,
+    median,
+    stack_yaml,
+)
 
 NAME = "cli"
 VALIDATE_TARGET = 1.0
@@ -39,15 +56,45 @@ def clear_memo() -> None:
         memo.clear()
 
 
-def cli_wall(args: list[str], runs: int) -> list[float]:
-    times = []
+def child_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def cli_times(args: list[str], runs: int) -> tuple[list[float], list[float]]:
+    """(CPU seconds, wall seconds) of `runs` fresh `python -m federation ARGS` processes."""
+    cpu, wall = [], []
     for _ in range(runs):
-        start = time.perf_counter()
+        cpu0, start = child_cpu(), time.perf_counter()
         proc = subprocess.run([PYTHON, "-m", "federation", *args], capture_output=True, text=True, cwd=REPO, check=False)
-        times.append(time.perf_counter() - start)
+        wall.append(time.perf_counter() - start)
+        cpu.append(child_cpu() - cpu0)
         if proc.returncode != 0:
             raise RuntimeError(f"flower-federation {' '.join(args)} failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
-    return times
+    return cpu, wall
+
+
+def import_costs(args: list[str], top: int = 12) -> list[list[Any]]:
+    """The modules `python -X importtime -m federation ARGS` imports, heaviest first (cumulative microseconds of
+    wall time as Python reports them; a package's figure includes what it imports), for the packages
+    imported directly by others than themselves (nesting level 1 and 2)."""
+    proc = subprocess.run([PYTHON, "-X", "importtime", "-m", "federation", *args], capture_output=True, text=True,
+                          cwd=REPO, check=False)
+    rows = []
+    for line in proc.stderr.splitlines():
+        parts = line.split("|")
+        if not line.startswith("import time:") or len(parts) != 3 or not parts[1].strip().isdigit():
+            continue
+        depth = (len(parts[2]) - len(parts[2].lstrip()) - 1) // 2
+        if depth <= 1:
+            rows.append((parts[2].strip(), int(parts[1]) / 1e6, depth))
+    rows.sort(key=lambda r: -r[1])
+    return [[name, seconds, "top level" if depth == 0 else "imported by a top-level one"] for name, seconds, depth in rows[:top]]
+
+
+def _q(values: list[float]) -> str:
+    q1, q3 = iqr(values)
+    return f"{q1:.3f}–{q3:.3f}"
 
 
 def measure(validate_pools: int, render_pools: int, runs: int, cli_runs: int) -> Report:
@@ -63,15 +110,17 @@ def measure(validate_pools: int, render_pools: int, runs: int, cli_runs: int) ->
         parse_times, load_times = [], []
         for _ in range(runs):
             clear_memo()
-            parse_times.append(timed(loading.parse_spec, vdata)[0])
+            parse_times.append(cpu_timed(loading.parse_spec, vdata)[0])
             clear_memo()
-            load_times.append(timed(loading.load_file, vfile)[0])
-        v_cli = cli_wall(["validate", "--file", str(vfile)], cli_runs)
+            load_times.append(cpu_timed(loading.load_file, vfile)[0])
+        v_cli, v_wall = cli_times(["validate", "--file", str(vfile)], cli_runs)
+        imports = import_costs(["validate", "--file", str(vfile)])
         vlabel = f"validate {validate_pools} pools + {validate_pools} ClientApps"
         rows += [
-            [vlabel, "in-process parse_spec", median(parse_times), runs],
-            [vlabel, "in-process load_file (YAML + parse)", median(load_times), runs],
-            [vlabel, "CLI wall (python -m federation validate)", median(v_cli), cli_runs],
+            [vlabel, "in-process parse_spec (CPU)", median(parse_times), _q(parse_times), runs],
+            [vlabel, "in-process load_file (YAML + parse, CPU)", median(load_times), _q(load_times), runs],
+            [vlabel, "CLI CPU (python -m federation validate)", median(v_cli), _q(v_cli), cli_runs],
+            [vlabel, "CLI wall (same runs)", median(v_wall), _q(v_wall), cli_runs],
         ]
         # --- render ---
         rdata = declaration(render_pools)
@@ -83,43 +132,50 @@ def measure(validate_pools: int, render_pools: int, runs: int, cli_runs: int) ->
         spec = loading.parse_spec(rdata)
         plan_times, yaml_times, nobjs = [], [], 0
         for _ in range(runs):
-            t_plan, objs = timed(planning.planned_objects, spec, material=None, ca_certificate=ca_pem)
-            t_yaml, files = timed(render.render_files, objs)
+            t_plan, objs = cpu_timed(planning.planned_objects, spec, material=None, ca_certificate=ca_pem)
+            t_yaml, files = cpu_timed(render.render_files, objs)
             plan_times.append(t_plan)
             yaml_times.append(t_yaml)
             nobjs = len(files) - 1
-        r_cli = cli_wall(["render", "--file", str(rfile), "--ca-certificate", str(ca), "--out", str(root / "out")], cli_runs)
+        r_cli, r_wall = cli_times(
+            ["render", "--file", str(rfile), "--ca-certificate", str(ca), "--out", str(root / "out")], cli_runs)
         label = f"render {render_pools} pools + {render_pools} ClientApps ({nobjs} objects)"
         in_process = [p + y for p, y in zip(plan_times, yaml_times, strict=True)]
         rows += [
-            [label, "in-process planned_objects", median(plan_times), runs],
-            [label, "in-process render_files (YAML)", median(yaml_times), runs],
-            [label, "in-process planned_objects + render_files", median(in_process), runs],
-            [label, "CLI wall (python -m federation render --ca-certificate)", median(r_cli), cli_runs],
+            [label, "in-process planned_objects (CPU)", median(plan_times), _q(plan_times), runs],
+            [label, "in-process render_files (YAML, CPU)", median(yaml_times), _q(yaml_times), runs],
+            [label, "in-process planned_objects + render_files (CPU)", median(in_process), _q(in_process), runs],
+            [label, "CLI CPU (python -m federation render --ca-certificate)", median(r_cli), _q(r_cli), cli_runs],
+            [label, "CLI wall (same runs)", median(r_wall), _q(r_wall), cli_runs],
         ]
     targets = [
         Target(f"validate {validate_pools} pools, in-process parse_spec", f"< {VALIDATE_TARGET:g} s",
                f"{median(parse_times):.3f} s", median(parse_times) < VALIDATE_TARGET),
-        Target(f"validate {validate_pools} pools, CLI wall", f"< {VALIDATE_TARGET:g} s",
+        Target(f"validate {validate_pools} pools, CLI CPU", f"< {VALIDATE_TARGET:g} s",
                f"{median(v_cli):.3f} s", median(v_cli) < VALIDATE_TARGET),
         Target(f"render {render_pools}+{render_pools}, in-process", f"< {RENDER_TARGET:g} s",
                f"{median(in_process):.3f} s", median(in_process) < RENDER_TARGET),
-        Target(f"render {render_pools}+{render_pools}, CLI wall", f"< {RENDER_TARGET:g} s",
+        Target(f"render {render_pools}+{render_pools}, CLI CPU", f"< {RENDER_TARGET:g} s",
                f"{median(r_cli):.3f} s", median(r_cli) < RENDER_TARGET),
     ]
     return Report(NAME, "CLI: validate and render", " ".join(__doc__.split("\n\n")[1].split()),
-                  tables=[Table("validate / render (seconds, medians)", ["case", "what is timed", "median s", "runs"], rows)],
+                  tables=[Table("validate / render (seconds, medians)",
+                                ["case", "what is timed", "median s", "IQR", "runs"], rows),
+                          Table("validate 's imports, heaviest first (python -X importtime, cumulative wall s, one run)",
+                                ["module", "cumulative s", "level"], imports)],
                   targets=targets,
                   data={"validate_parse_spec": parse_times, "validate_load_file": load_times, "validate_cli": v_cli,
-                        "render_planned_objects": plan_times, "render_files": yaml_times, "render_cli": r_cli})
+                        "validate_cli_wall": v_wall,
+                        "render_planned_objects": plan_times, "render_files": yaml_times, "render_cli": r_cli,
+                        "render_cli_wall": r_wall})
 
 
 def main(argv: list[str] | None = None) -> Report:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--validate-pools", type=int, default=1000)
     parser.add_argument("--render-pools", type=int, default=100)
-    parser.add_argument("--runs", type=int, default=5, help="in-process repetitions (median)")
-    parser.add_argument("--cli-runs", type=int, default=3, help="CLI subprocess repetitions (median)")
+    parser.add_argument("--runs", type=int, default=10, help="in-process repetitions (median)")
+    parser.add_argument("--cli-runs", type=int, default=10, help="CLI subprocess repetitions (median)")
     add_out_argument(parser)
     args = parser.parse_args(argv)
     report = measure(args.validate_pools, args.render_pools, args.runs, args.cli_runs)

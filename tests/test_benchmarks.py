@@ -73,7 +73,10 @@ def test_bench_cli_smallest(tmp_path: Path) -> None:
                     "--out", str(tmp_path)])
     data = read_report(tmp_path, "cli")
     assert len(data["targets"]) == 4
-    assert {"validate_parse_spec", "validate_cli", "render_planned_objects", "render_cli"} <= set(data["data"])
+    assert {"validate_parse_spec", "validate_cli", "validate_cli_wall", "render_planned_objects", "render_cli"} <= set(data["data"])
+    assert all(cpu > 0 for cpu in data["data"]["validate_cli"])  # the child's CPU, from getrusage
+    imports = data["tables"][1]["rows"]
+    assert imports and imports[0][0] in {"federation.cli", "federation.__main__", "federation"}
 
 
 def test_bench_local_arguments() -> None:
