@@ -14,7 +14,7 @@ from pathlib import Path
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks import bench_cli, bench_local, bench_objects, bench_program
+from benchmarks import bench_cli, bench_engine, bench_local, bench_objects, bench_program
 from benchmarks.common import Report, add_out_argument, machine, markdown_table
 
 
@@ -29,7 +29,8 @@ def main(argv: list[str] | None = None) -> list[Report]:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="small sizes and one local run (a smoke run, not figures)")
     parser.add_argument("--skip-local", action="store_true", help="leave out bench_local (it takes minutes)")
-    parser.add_argument("--local-runs", type=int, default=3)
+    parser.add_argument("--local-runs", type=int, default=10)
+    parser.add_argument("--engine", action="store_true", help="also run bench_engine (needs the rig: make rig)")
     add_out_argument(parser)
     args = parser.parse_args(argv)
     out = ["--out", str(args.out)]
@@ -42,6 +43,8 @@ def main(argv: list[str] | None = None) -> list[Report]:
         reports.append(bench_program.main(out))
         reports.append(bench_objects.main(out))
         reports.append(bench_cli.main(out))
+    if args.engine:
+        reports.append(bench_engine.main(["--sizes", "1", "--pairs", "1", *out] if args.quick else out))
     if not args.skip_local:
         reports.append(bench_local.main(["--runs", "1" if args.quick else str(args.local_runs), *out]))
     done = [r for r in reports if r is not None]

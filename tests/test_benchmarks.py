@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks import bench_cli, bench_local, bench_objects, bench_program
+from benchmarks import bench_cli, bench_engine, bench_local, bench_objects, bench_program
 
 pytestmark = pytest.mark.slow
 
@@ -86,7 +86,21 @@ def test_bench_local_arguments() -> None:
     assert bench_local.ours_argv(2)[-4:] == ["--stack", "dev", "--rounds", "2"]
 
 
-@pytest.mark.parametrize("module", [bench_program, bench_objects, bench_cli, bench_local])
+def test_bench_engine_projects(tmp_path: Path) -> None:
+    # The rig is not started here (the cluster suite does that); the two projects must be valid programs.
+    from benchmarks.common import declaration
+    from federation.loading import parse_spec
+
+    data = declaration(2)
+    fair = bench_program.fair_source(parse_spec(data)) + "\nprogram()\n"
+    for name, program in (("ours", bench_engine.OURS), ("fair", fair)):
+        d = bench_engine.project(tmp_path, name, program, data)
+        compile((d / "__main__.py").read_text(), str(d / "__main__.py"), "exec")
+        assert "runtime:" in (d / "Pulumi.yaml").read_text() and (d / "venv" / "bin" / "python").exists()
+        assert json.loads((d / "declaration.json").read_text()) == data
+
+
+@pytest.mark.parametrize("module", [bench_program, bench_objects, bench_cli, bench_local, bench_engine])
 def test_scripts_default_out_is_git_ignored(module: object) -> None:
     from benchmarks.common import DEFAULT_OUT
 
