@@ -562,6 +562,32 @@ def measure(sizes: list[int], rounds: int, gc_modes: list[str], programs: list[s
                   tables=tables, targets=targets, notes=notes, data={"runs": raw})
 
 
+def summarise_log(path: Path) -> list[list[Any]]:
+    """Medians and IQRs from the per-round lines a (possibly interrupted) run printed on stderr."""
+    import re
+
+    series: dict[tuple[str, int], dict[str, list[float]]] = {}
+    for line in path.read_text().splitlines():
+        m = re.match(r"\s*gc=(\w+) pools=(\d+)\s+(.*)", line)
+        if not m:
+            continue
+        cpu = {w: float(v) for w, v in re.findall(r"(\w+) ([\d.]+)s", m.group(3))}
+        for which, value in cpu.items():
+            series.setdefault((m.group(1), int(m.group(2))), {}).setdefault(which, []).append(value)
+    rows = []
+    for (gc_mode, size), cpu in series.items():
+        programs = list(cpu)
+        rounds = min(len(v) for v in cpu.values())
+        row: list[Any] = [gc_mode, size, rounds]
+        for which in programs:
+            row += [which, median(cpu[which][:rounds]), _fmt_iqr(cpu[which][:rounds])]
+        for base in programs[1:]:
+            ratios = [o / b for o, b in zip(cpu["ours"][:rounds], cpu[base][:rounds], strict=True)]
+            row += [f"ours/{base}", median(ratios), _fmt_iqr(ratios)]
+        rows.append(row)
+    return rows
+
+
 def profile_top(size: int, which: str, limit: int = 30, gc_mode: str = "normal") -> str:
     """cProfile of one evaluation in a subprocess; the top functions by cumulative and internal time."""
     import io
@@ -592,6 +618,8 @@ def main(argv: list[str] | None = None) -> Report | None:
     parser.add_argument("--profile-which", choices=PROGRAMS, default="ours")
     parser.add_argument("--show-fair", type=int, default=None, metavar="POOLS",
                         help="print the fair hand-written program for POOLS pools and exit")
+    parser.add_argument("--from-log", type=Path, default=None, metavar="FILE",
+                        help="print medians and IQRs from the per-round lines of an earlier (interrupted) run and exit")
     parser.add_argument("--worker", choices=PROGRAMS, help=argparse.SUPPRESS)
     parser.add_argument("--pools", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--profile-to", type=Path, help=argparse.SUPPRESS)
@@ -602,6 +630,10 @@ def main(argv: list[str] | None = None) -> Report | None:
         gc_mode = "normal" if args.gc == "both" else args.gc
         print(json.dumps(evaluate(args.worker, args.pools, gc_mode=gc_mode, profile=args.profile_to,
                                   material=args.material)))
+        return None
+    if args.from_log is not None:
+        for row in summarise_log(args.from_log):
+            print("  ".join(f"{v:.3f}" if isinstance(v, float) else str(v) for v in row))
         return None
     if args.show_fair is not None:
         from federation.loading import parse_spec
