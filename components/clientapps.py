@@ -98,4 +98,4 @@ class ClientAppDistribution(pulumi.ComponentResource):
             pulumi.ResourceOptions(parent=self, depends_on=deps, delete_before_replace=True),
         )
         self.manifest_work_replica_set_name = registered(self.manifest_work_replica_set, mwrs["metadata"]["name"])
-        self.register_outputs({"manifest_work_replica_set_name": self.manifest_work_replica_set_name})
+        self.register_outputs({"manifest_work_replica_set_name": mwrs["metadata"]["name"]})  # the value, as in pools.py

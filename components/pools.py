@@ -100,7 +100,9 @@ class SuperNodePool(pulumi.ComponentResource):
         )
         self.placement_name = registered(self.placement, placement["metadata"]["name"])
         self.namespace = registered(self.placement, placement["metadata"]["namespace"])
-        self.register_outputs({"placement_name": self.placement_name, "namespace": self.namespace})
+        # The known values themselves (what the Outputs resolve to): the same state, without the SDK awaiting and
+        # scanning one more Output per value.
+        self.register_outputs({"placement_name": placement["metadata"]["name"], "namespace": placement["metadata"]["namespace"]})
 
 
 def ocm_namespace(spec: FederationSpec, link: Link) -> pulumi.Input[str]:
