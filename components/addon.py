@@ -49,16 +49,16 @@ class FlowerAddonArgs(TypedDict, total=False):
 _CA_PROBE = "\x00superlink-ca\x00"
 
 
-def _put_ca(obj: Any, ca: Any) -> int:
-    """Replace every `_CA_PROBE` leaf of `obj` by `ca`, in place; how many there were."""
+def _put_ca(obj: Any, ca: Any, probe: str = _CA_PROBE) -> int:
+    """Replace every `probe` leaf of `obj` by `ca`, in place; how many there were."""
     count = 0
     items = obj.items() if isinstance(obj, dict) else enumerate(obj) if isinstance(obj, list) else ()
     for key, value in items:
-        if value == _CA_PROBE:
+        if value == probe:
             obj[key] = ca
             count += 1
         elif isinstance(value, dict | list):
-            count += _put_ca(value, ca)
+            count += _put_ca(value, ca, probe)
     return count
 
 
@@ -158,11 +158,14 @@ class FlowerAddon(pulumi.ComponentResource):
             raise ValueError("superlink: the SuperNodes verify the SuperLink with its CA (TLS is on): give ca_certificate")
         # One checked CA Output for every template: the check needs only each template's size with a probe.
         sizes = _TemplateSizes(spec)
-        ca_leaf = ca.apply(sizes.checked) if tls else None
+        # What the SuperNodes trust: the CA plus hub.tls.additionalCaCertificates; its checksum rolls them.
+        ca_leaf = ca.apply(lambda pem: sizes.checked(None if pem is None else ocm.ca_bundle(spec, pem))) if tls else None
+        checksum = ca_leaf.apply(lambda bundle: ocm.ca_checksum(bundle or "")) if ca_leaf is not None else None
         for pool in spec.pools:
             obj = ocm.addon_template(spec, pool, _CA_PROBE if tls else None)
             if tls:
                 sizes.add(pool, obj, ca_leaf)
+                _put_ca(obj, checksum, probe=ocm.CA_CHECKSUM_PLACEHOLDER)
             template = custom_resource(f"{name}-template-{pool.name}", obj, opts_(replace=["spec.addonName"]))
             self.templates.append(template)
             per_pool[pool.name] = template

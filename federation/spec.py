@@ -407,6 +407,20 @@ class Persistence(Model):
     storage_class: DnsSubdomain | None = None
 
 
+def _pem_certificate(value: str) -> str:
+    text = value.strip()
+    if "PRIVATE KEY" in text:
+        raise ValueError("holds a private key: only CA certificates belong here (they are shipped to every spoke)")
+    if not (text.startswith("-----BEGIN CERTIFICATE-----") and text.endswith("-----END CERTIFICATE-----")):
+        raise ValueError("is not a PEM certificate (-----BEGIN CERTIFICATE----- ... -----END CERTIFICATE-----)")
+    if len(text) > 16 * 1024:
+        raise ValueError(f"is {len(text)} characters; a CA certificate is at most a few kilobytes")
+    return text + "\n"
+
+
+PemCertificate = Annotated[str, AfterValidator(_pem_certificate)]
+
+
 class Tls(Model):
     """Transport security of the SuperLink.
 
@@ -420,6 +434,9 @@ class Tls(Model):
     allow_insecure: bool = False
     validity_days: Int = Field(default=365, ge=1, le=3650)
     renew_before_days: Int = Field(default=30, ge=0)
+    #: CA certificates the SuperNodes trust besides the SuperLink's own CA: the first step of a CA
+    #: rotation (ship old and new, let the fleet roll, then switch the SuperLink's certificate).
+    additional_ca_certificates: list[PemCertificate] = Field(default=[], max_length=8)
 
 
 class SuperNodeAuth(Model):

@@ -864,3 +864,28 @@ def test_names_ocm_derives_stay_within_its_limits() -> None:
     data["clientApps"][0]["name"] = "c" * 12
     found = [p for p in problems_of(data) if "owner label" in p]
     assert found and found[0].startswith("federation.clientApps[0].name: the ManifestWorkReplicaSet owner label name")
+
+
+def test_a_new_trust_bundle_rolls_the_supernodes_and_rotation_can_trust_two_cas() -> None:
+    """Flower reads the CA at start: the pod template carries the bundle's checksum. For a safe rotation
+    `hub.tls.additionalCaCertificates` ships the next CA beside the current one first."""
+    from federation import tls
+
+    def deployment_and_ca(data: dict[str, Any], ca: str) -> tuple[dict[str, Any], str]:
+        spec = parse_spec(data)
+        items = manifests(ocm.addon_template(spec, spec.pools[0], ca))
+        return find(items, "Deployment"), find(items, "ConfigMap")["data"]["ca.crt"]
+
+    old, new = (tls.generate_ca(f"ca-{i}", validity_days=30).cert_pem for i in (1, 2))
+    data = stack_data("dev")
+    dep_old, bundle_old = deployment_and_ca(data, old)
+    dep_new, _ = deployment_and_ca(data, new)
+    sums = [d["spec"]["template"]["metadata"]["annotations"][ocm.CA_CHECKSUM_ANNOTATION] for d in (dep_old, dep_new)]
+    assert sums[0] != sums[1] and all(len(s) == 16 for s in sums)
+    assert bundle_old == old
+    data["hub"]["tls"] = {"additionalCaCertificates": [new]}
+    dep_both, bundle_both = deployment_and_ca(data, old)
+    assert bundle_both == old + new  # both trusted: the fleet rolls before the SuperLink switches
+    assert dep_both["spec"]["template"]["metadata"]["annotations"][ocm.CA_CHECKSUM_ANNOTATION] not in sums
+    data["hub"]["tls"] = {"additionalCaCertificates": ["-----BEGIN PRIVATE KEY-----\nx\n-----END PRIVATE KEY-----"]}
+    assert any("federation.hub.tls.additionalCaCertificates[0]: holds a private key" in p for p in problems_of(data))

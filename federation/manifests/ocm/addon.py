@@ -14,6 +14,7 @@ from federation.manifests.ocm.names import (
     ADDON_GROUP,
     ADDON_NAMESPACE_LABEL,
     API_ADDON,
+    CA_CHECKSUM_ANNOTATION,
     CMA_DELETION,
     DELETION_ORPHAN,
     NODE_AUTH_KEY,
@@ -22,6 +23,8 @@ from federation.manifests.ocm.names import (
     VAR_NUM_PARTITIONS,
     VAR_PARTITION_ID,
     VAR_SUPERLINK_ADDRESS,
+    ca_bundle,
+    ca_checksum,
     ca_configmap_name,
     clientapp_selector,
     cluster_config_name,
@@ -183,8 +186,8 @@ def supernode_resources(pool: PoolSpec) -> Obj:
     return common.resources(pool.resources, supernode_gpu(pool))
 
 
-def supernode_deployment(spec: FederationSpec, pool: PoolSpec) -> Obj:
-    """The SuperNode Deployment of the pool's AddOnTemplate."""
+def supernode_deployment(spec: FederationSpec, pool: PoolSpec, ca_bundle: str | None = None) -> Obj:
+    """The SuperNode Deployment of the pool's AddOnTemplate; `ca_bundle` (TLS) sets its CA checksum annotation."""
     ns = spec.distribution.ocm.agent_namespace
     process = supernode_process(spec, pool)
     skip: list[str] = []
@@ -230,6 +233,10 @@ def supernode_deployment(spec: FederationSpec, pool: PoolSpec) -> Obj:
             pod["tolerations"] = common.tolerations(gpu.tolerations)
     # Never the pool: a cluster that changes pool updates this Deployment, and spec.selector is immutable.
     selector = common.selector_labels(spec, "supernode")
+    template_meta: Obj = {"labels": supernode_labels(spec, pool)}
+    if uses_tls(spec) and ca_bundle is not None:
+        # Flower reads the CA at start only: a new trust bundle (a CA rotation) must roll the SuperNodes.
+        template_meta["annotations"] = {CA_CHECKSUM_ANNOTATION: ca_checksum(ca_bundle)}
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
@@ -239,7 +246,7 @@ def supernode_deployment(spec: FederationSpec, pool: PoolSpec) -> Obj:
             # Replicas share one identity (node key, cluster name): never run old and new side by side.
             "strategy": {"type": "Recreate"},
             "selector": {"matchLabels": selector},
-            "template": {"metadata": {"labels": supernode_labels(spec, pool)}, "spec": pod},
+            "template": {"metadata": template_meta, "spec": pod},
         },
     }
 
@@ -268,12 +275,14 @@ def template_manifests(spec: FederationSpec, pool: PoolSpec, ca_certificate: Any
             raise ValueError("TLS is on: the AddOnTemplate needs the CA certificate (PEM)")
         if isinstance(ca_certificate, str) and "PRIVATE KEY" in ca_certificate:
             raise ValueError("refusing to put private key material into an AddOnTemplate")
+        bundle = ca_bundle(spec, ca_certificate) if isinstance(ca_certificate, str) else ca_certificate
         out.append({"apiVersion": "v1", "kind": "ConfigMap",
                     "metadata": common.metadata(ca_configmap_name(spec), ns, labels=labels),
-                    "data": {"ca.crt": ca_certificate}})
+                    "data": {"ca.crt": bundle}})
     if flower.pool_uses_superexec_secret(pool):
         out += superexec_secret_rbac(spec, pool)
-    out.append(supernode_deployment(spec, pool))
+    out.append(supernode_deployment(spec, pool, ca_bundle(spec, ca_certificate)
+                                    if uses_tls(spec) and isinstance(ca_certificate, str) else None))
     selector = common.selector_labels(spec, "supernode")
     ingress: list[Obj] = []
     if pool.isolation == "process":

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 from federation.manifests import common
 from federation.manifests.hub import superlink_addresses
 from federation.spec import ClientAppSpec, FederationSpec, PoolSpec
@@ -21,6 +23,11 @@ NODE_AUTH_KEY = "private-key"
 POOL_LABEL = "flower-federation/pool"
 CLIENTAPP_LABEL = "flower-federation/clientapp"
 SKIP_AWAIT = {"pulumi.com/skipAwait": "true"}
+#: On the SuperNode pod template: the trust bundle's checksum, so a new CA rolls the SuperNodes.
+CA_CHECKSUM_ANNOTATION = "flower-federation/ca-checksum"
+#: Stands for the checksum while the CA is not known yet (see :func:`ca_checksum`): not hex, and as long
+#: in JSON as a real checksum, so a template's size is the same with either.
+CA_CHECKSUM_PLACEHOLDER = "ca-checksum-pend"
 #: On a manifest of an AddOnTemplate: the addon manager orphans it (ManifestWork deleteOption
 #: SelectivelyOrphan) instead of deleting it when the cluster loses the addon (addon-framework
 #: `BuildDeployWorks`; only the key's presence counts).
@@ -176,6 +183,24 @@ def supernode_labels(spec: FederationSpec, pool: PoolSpec) -> dict[str, str]:
 def clientapp_selector(spec: FederationSpec) -> dict[str, str]:
     """The labels that select every ClientApp SuperExec pod of the federation."""
     return common.selector_labels(spec, "clientapp")
+
+
+def ca_bundle(spec: FederationSpec, ca_pem: str) -> str:
+    """What the SuperNodes trust: the SuperLink's CA then `hub.tls.additionalCaCertificates`.
+
+    A value that is not a PEM (a stand-in for a CA not known yet) is returned unchanged.
+    """
+    if "-----BEGIN CERTIFICATE-----" not in ca_pem:
+        return ca_pem
+    pem = ca_pem if ca_pem.endswith("\n") else ca_pem + "\n"
+    return pem + "".join(c for c in spec.hub.tls.additional_ca_certificates if c not in pem)
+
+
+def ca_checksum(bundle: str) -> str:
+    """The checksum annotated on the SuperNode pod template (:data:`CA_CHECKSUM_PLACEHOLDER` for a stand-in)."""
+    if "-----BEGIN CERTIFICATE-----" not in bundle:
+        return CA_CHECKSUM_PLACEHOLDER
+    return hashlib.sha256(bundle.encode()).hexdigest()[:16]
 
 
 def uses_tls(spec: FederationSpec) -> bool:
