@@ -48,7 +48,7 @@ BIN = CACHE / "bin"
 PASSPHRASE = "flower-federation-rig"  # fixed test passphrase for the file backend
 DEFAULT_CONTEXTS = ["hub-dev", "hub-prod"]
 K8S_BINARIES = ["etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok",
-                "ocm-placement", "ocm-addon", "ocm-work"]
+                "ocm-placement", "ocm-addon", "ocm-work", "ocm-registration"]
 # Fake nodes: several CPU nodes and one GPU node.
 NODES = [
     {"name": f"cpu-{i}", "cpu": "8", "memory": "32Gi", "labels": {}} for i in range(1, 4)
@@ -414,7 +414,7 @@ def _up(d: Path, pki: Path, procs: Procs, contexts: list[str], apiserver_port: i
     ports = {"etcd": etcd_port or free_port(), "etcd-peer": free_port(),
              "apiserver": apiserver_port or free_port(), "kcm": free_port(),
              "scheduler": free_port(), "kwok": free_port(), "placement": free_port(),
-             "addon": free_port(), "work": free_port(), "webhook": free_port()}
+             "addon": free_port(), "work": free_port(), "webhook": free_port(), "registration": free_port()}
     for what, port in ports.items():
         check_port_free(port, what)
     (d / "ports.json").write_text(json.dumps(ports, indent=1))
@@ -506,6 +506,11 @@ def _up(d: Path, pki: Path, procs: Procs, contexts: list[str], apiserver_port: i
                 "metadata": {"name": "open-cluster-management-hub"}})
     if webhook:
         start_webhook(d, procs, pki, ports, admin_kc)
+    # The registration hub controller, as every OCM hub runs it: ManagedClusterSetBinding `Bound`, the
+    # default/global cluster sets, cluster leases and outage taints, and the addon feature labels
+    # (`feature.open-cluster-management.io/addon-<name>`) that ClientApp Placements select on.
+    procs.start("ocm-registration", [b("ocm-registration"), "controller", *ocm_common,
+                                     "--listen", f"127.0.0.1:{ports['registration']}"])
     procs.start("ocm-placement", [b("ocm-placement"), "controller", *ocm_common,
                                   "--listen", f"127.0.0.1:{ports['placement']}"])
     procs.start("ocm-addon", [b("ocm-addon"), "manager", *ocm_common,
@@ -513,12 +518,43 @@ def _up(d: Path, pki: Path, procs: Procs, contexts: list[str], apiserver_port: i
     procs.start("ocm-work", [b("ocm-work"), "manager", *ocm_common,
                              "--listen", f"127.0.0.1:{ports['work']}",
                              "--feature-gates=ManifestWorkReplicaSet=true"])
-    for n in ("placement", "addon", "work"):
+    for n in ("placement", "addon", "work", "registration"):
         wait_for(f"ocm-{n}", lambda n=n: https_ok(f"https://127.0.0.1:{ports[n]}/healthz"),
                  procs, [f"ocm-{n}"], 120)
 
     write_env(d, kubeconfig)
     log(f"up: API server {server}; source {d / 'env'}")
+
+
+SPOKE_CRDS = ["work/v1/0000_01_work.open-cluster-management.io_appliedmanifestworks.crd.yaml"]
+
+
+def find_spoke_crds() -> list[Path]:
+    """The spoke CRDs of OCM's work agent, from the api module OCM's go.mod requires (cached in $CACHE/ocm-spoke-crds).
+
+    rig/build downloads that module (it copies the hub CRDs from it); this takes the spoke's from the
+    same module in the Go module cache.
+    """
+    out = CACHE / "ocm-spoke-crds"
+    files = [out / Path(f).name for f in SPOKE_CRDS]
+    if all(f.exists() for f in files):
+        return files
+    gomod = (Path(__file__).resolve().parent / "tools" / "ocm" / "go.mod").read_text()
+    m = re.search(r"open-cluster-management\.io/api (v\S+)", gomod)
+    if m is None:
+        raise RigError("rig/tools/ocm/go.mod does not require open-cluster-management.io/api")
+    try:
+        modcache = subprocess.run(["go", "env", "GOMODCACHE"], capture_output=True, text=True,
+                                  check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError) as e:
+        raise RigError(f"cannot find the Go module cache (go env GOMODCACHE): {e}") from None
+    api = Path(modcache) / "open-cluster-management.io" / f"api@{m.group(1)}"
+    out.mkdir(parents=True, exist_ok=True)
+    for f, dst in zip(SPOKE_CRDS, files, strict=True):
+        if not (api / f).exists():
+            raise RigError(f"missing {api / f} (run rig/build ocm: it downloads open-cluster-management.io/api)")
+        dst.write_bytes((api / f).read_bytes())
+    return files
 
 
 def start_spokes_and_runner(d: Path, pki: Path, procs: Procs, spokes: list[str],
@@ -529,9 +565,7 @@ def start_spokes_and_runner(d: Path, pki: Path, procs: Procs, spokes: list[str],
     ports = json.loads((d / "ports.json").read_text())
     hub_server = f"https://127.0.0.1:{ports['apiserver']}"
     b = lambda n: str(BIN / n)  # noqa: E731
-    spoke_crds = sorted((CACHE / "ocm-spoke-crds").glob("*.crd.yaml"))
-    if spokes and not spoke_crds:
-        raise RigError(f"no spoke CRDs in {CACHE / 'ocm-spoke-crds'} (run rig/build ocm)")
+    spoke_crds = find_spoke_crds() if spokes else []
     clusters = [{"name": "hub", "server": hub_server, "port": ports["apiserver"], "pki": str(pki),
                  "bind": False, "namespaces": pod_namespaces}]
     servers = {}
@@ -599,8 +633,7 @@ def start_spokes_and_runner(d: Path, pki: Path, procs: Procs, spokes: list[str],
     extra = [img.split("=", 1) for img in images]
     (d / "runner.json").write_text(json.dumps({"network": network, "clusters": clusters, "images": extra},
                                               indent=1))
-    contexts = [c["context"]["cluster"] and c["name"] for c in
-                yaml.safe_load((d / "kubeconfig").read_text())["contexts"]]
+    contexts = [c["name"] for c in yaml.safe_load((d / "kubeconfig").read_text())["contexts"]]
     write_kubeconfig(d / "kubeconfig", pki, hub_server, contexts, servers)
     procs.start("pod-runner", [sys.executable, str(Path(__file__).resolve()), "runner", str(d)])
     hub = Kube(hub_server, pki)
@@ -806,7 +839,9 @@ def clusters(d: Path, file: Path) -> None:
         kube.apply(mc_path, {"apiVersion": "cluster.open-cluster-management.io/v1",
                              "kind": "ManagedCluster",
                              "metadata": {"name": name, "labels": labels},
-                             "spec": {"hubAcceptsClient": True, "taints": taints}})
+                             # no registration agent renews this cluster's lease: a long lease keeps the
+                             # registration hub from marking it Unknown (and tainting it) during a run
+                             "spec": {"hubAcceptsClient": True, "taints": taints, "leaseDurationSeconds": 3600}})
         res = {"cpu": str(c.get("cpu", "8")), "memory": str(c.get("memory", "32Gi"))}
         if c.get("gpu") or c.get("nvidia.com/gpu"):
             res["nvidia.com/gpu"] = str(c.get("gpu") or c.get("nvidia.com/gpu"))
