@@ -37,7 +37,7 @@ _FLAGS: Mapping[str, frozenset[str]] = {
     }),
     "flower-superexec": frozenset({
         "--runtime-api-address", "--root-certificates", "--insecure", "--superexec-auth-secret-file", "--parent-pid",
-        "--health-server-address",
+        "--health-server-address", "--executor", "--executor-config",
     }),
 }
 #: Every release this contract is verified against (same CLI flags; 1.42 migrates the SQLite state).
@@ -54,6 +54,18 @@ GRPC_HEALTH_PORT = 9099
 HEALTH_PATH = "/health"
 #: Where a SuperExec that runs next to the SuperLink/SuperNode dials (0.0.0.0 is not dialable).
 LOOPBACK = "127.0.0.1"
+#: `--executor` of a SuperExec whose tasks run as Pods (Flower's Kubernetes executor, 1.41 and 1.42).
+KUBERNETES_EXECUTOR = "kubernetes"
+#: Where a SuperExec with the Kubernetes executor reads its `--executor-config` (a ConfigMap mount).
+EXECUTOR_CONFIG_DIR = "/etc/flwr/executor"
+EXECUTOR_CONFIG_FILE = "executor.yaml"
+#: Where the Kubernetes Python client (`load_incluster_config`) reads the ServiceAccount token and CA.
+SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
+#: What Flower's Kubernetes executor runs in a task pod: `<command> --<runtime address flag> ADDRESS
+#: --token-file /run/flwr/appio/token [--insecure | --root-certificates /run/flwr/appio/ca.crt]`.
+TASK_COMMANDS = ("flwr-serverapp", "flwr-clientapp")
+#: Where the executor mounts a task's AppIO token (and CA) Secret `<pod>-appio` (reserved in task pods).
+APPIO_MOUNT_PATH = "/run/flwr/appio"
 
 
 @dataclass(frozen=True)
@@ -319,6 +331,11 @@ def supernode(
     )
 
 
+def executor_config_path() -> str:
+    """The `--executor-config` file of a SuperExec with the Kubernetes executor (in a container)."""
+    return str(PurePosixPath(EXECUTOR_CONFIG_DIR) / EXECUTOR_CONFIG_FILE)
+
+
 def superexec(
     layout: Layout,
     *,
@@ -328,10 +345,13 @@ def superexec(
     parent_pid: int | None = None,
     health_host: str = "0.0.0.0",  # noqa: S104
     health_port: int | None = GRPC_HEALTH_PORT,
+    executor_config: str | None = None,
 ) -> Process:
     """A SuperExec attached to a Runtime API (the SuperLink's for ServerApps, a SuperNode's for ClientApps).
 
     With `health_port` it serves plaintext gRPC health on `health_host:health_port` (its liveness probe).
+    With `executor_config` (a YAML file path) it runs every task as a Pod (`--executor kubernetes`):
+    the task pods dial `runtime_api_address` themselves, so it must resolve from their namespace.
     """
     argv = ["flower-superexec", "--runtime-api-address", runtime_api_address]
     argv += ["--root-certificates", layout.ca_cert] if tls else ["--insecure"]
@@ -341,12 +361,15 @@ def superexec(
         argv += ["--parent-pid", str(parent_pid)]
     if health_port is not None:
         argv += ["--health-server-address", f"{health_host}:{health_port}"]
+    if executor_config is not None:
+        argv += ["--executor", KUBERNETES_EXECUTOR, "--executor-config", executor_config]
     return Process(argv=tuple(argv), env=environment(layout), writable_paths=layout.writable_paths(),
                    grpc_health_port=health_port)
 
 
 def serverapp_superexec(spec: FederationSpec, layout: Layout, *, superlink_host: str, port: int | None = None,
-                        health_host: str = "0.0.0.0", health_port: int | None = GRPC_HEALTH_PORT) -> Process:  # noqa: S104
+                        health_host: str = "0.0.0.0", health_port: int | None = GRPC_HEALTH_PORT,  # noqa: S104
+                        executor_config: str | None = None) -> Process:
     """The hub's ServerApp SuperExec (process isolation), dialling the SuperLink's Runtime API (`hub.apiPort`)."""
     port = spec.hub.api_port if port is None else port
     return superexec(
@@ -356,12 +379,32 @@ def serverapp_superexec(spec: FederationSpec, layout: Layout, *, superlink_host:
         secret=uses_superexec_secret(spec),
         health_host=health_host,
         health_port=health_port,
+        executor_config=executor_config,
     )
 
 
 def clientapp_superexec(layout: Layout, *, supernode_host: str, port: int = SUPERNODE_RUNTIME_PORT,
                         secret: bool = True, health_host: str = "0.0.0.0",  # noqa: S104
-                        health_port: int | None = GRPC_HEALTH_PORT) -> Process:
+                        health_port: int | None = GRPC_HEALTH_PORT, executor_config: str | None = None) -> Process:
     """A pool's ClientApp SuperExec (process isolation), dialling its SuperNode's Runtime API with the node's secret."""
     return superexec(layout, runtime_api_address=f"{supernode_host}:{port}", tls=False, secret=secret,
-                     health_host=health_host, health_port=health_port)
+                     health_host=health_host, health_port=health_port, executor_config=executor_config)
+
+
+@dataclass(frozen=True)
+class TaskExecutor:
+    """What a task pod of Flower's Kubernetes executor needs from us: env and writable directories.
+
+    Flower builds the task pod's command line itself (one of :data:`TASK_COMMANDS`, dialling the
+    SuperExec's `--runtime-api-address` with the task's token from :data:`APPIO_MOUNT_PATH`); the
+    executor config supplies its environment (literal values only) and volumes.
+    """
+
+    env: Mapping[str, str]
+    writable_paths: tuple[str, ...]
+
+
+def task_executor(layout: Layout, *, dependency_installation: bool = False) -> TaskExecutor:
+    """The environment of a task pod (FLWR_HOME, HOME, telemetry and update check off) and its scratch dirs."""
+    return TaskExecutor(env=environment(layout, dependency_installation=dependency_installation),
+                        writable_paths=layout.writable_paths())

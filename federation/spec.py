@@ -445,10 +445,151 @@ class SuperNodeAuth(Model):
     enabled: bool = False
 
 
+class GpuSpec(Model):
+    """GPUs for the pod that runs the ClientApp, and the nodes it may land on."""
+
+    resource_name: str | None = "nvidia.com/gpu"
+    count: Int = Field(default=1, ge=1, le=INT32_MAX)
+    node_selector: dict[LabelKey, LabelValue] = {}
+    tolerations: list[Toleration] = []
+
+
+# --- Task pods (Flower's SuperExec Kubernetes executor) ------------------------------------
+
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+#: Env names Flower's executor refuses in task pods (provider API keys; `kubernetes_executor.py`).
+FLOWER_FORBIDDEN_TASK_ENV = frozenset({"FLWR_MODEL_API_KEY", "BRAVE_API_KEY", "TAVILY_API_KEY", "EXA_API_KEY"})
+#: Env the runtime contract sets in every task pod (`federation.flower.task_executor`; a test keeps them equal).
+TASK_CONTRACT_ENV = frozenset({"FLWR_HOME", "HOME", "FLWR_TELEMETRY_ENABLED", "FLWR_DISABLE_UPDATE_CHECK",
+                               "FLWR_DISABLE_RUNTIME_DEPENDENCY_INSTALLATION"})
+#: Volume names and mount paths the executor reserves (the task's AppIO token Secret, warm executors).
+FLOWER_RESERVED_TASK_VOLUMES = frozenset({"appio-credentials", "warm-executor-ready", "warm-executor-root-certificates"})
+FLOWER_RESERVED_TASK_PATHS = frozenset({"/run/flwr/appio"})
+#: Directories the runtime contract mounts (emptyDirs) in every task pod (`flower.task_executor`; a test
+#: keeps them equal): `taskPods.volumeMounts` may not mount over them.
+TASK_CONTRACT_PATHS = frozenset({"/var/lib/flwr/home", "/app/.cache", "/app/.config", "/tmp", "/var/tmp"})  # noqa: S108
+#: Volume sources a task pod may use: the `restricted` Pod Security Standard's, minus `secret`, which Flower
+#: refuses (as it refuses `secret` and `serviceAccountToken` sources of a `projected` volume).
+TASK_VOLUME_SOURCES = frozenset({"configMap", "csi", "downwardAPI", "emptyDir", "ephemeral", "persistentVolumeClaim",
+                                 "projected"})
+
+
+def _task_env_name(value: str) -> str:
+    if not _ENV_NAME.match(value):
+        raise ValueError(f"{show(value)} is not an environment variable name Flower's executor accepts "
+                         "([A-Za-z_][A-Za-z0-9_]*)")
+    if value in FLOWER_FORBIDDEN_TASK_ENV:
+        raise ValueError(f"{value} is refused by Flower's Kubernetes executor (a model-provider API key)")
+    if value in TASK_CONTRACT_ENV:
+        raise ValueError(f"{value} is set by the runtime contract in every task pod")
+    return value
+
+
+def _no_value_from(value: object) -> object:
+    if value is not None:
+        raise ValueError("Flower's Kubernetes executor accepts literal `value` entries only (it refuses valueFrom: "
+                         "task pods get no Secret or field references); put secrets in the app's own configuration")
+    return value
+
+
+def _task_volume(value: dict[str, object]) -> dict[str, object]:
+    name = value.get("name")
+    if not isinstance(name, str) or not is_dns_label(name):
+        raise ValueError(f"name {show(name)} must be a DNS-1123 label")
+    if name in FLOWER_RESERVED_TASK_VOLUMES:
+        raise ValueError(f"name {name!r} is reserved by Flower's Kubernetes executor")
+    sources = [k for k in value if k != "name"]
+    if len(sources) != 1:
+        raise ValueError(f"needs exactly one volume source besides `name`, got {sources}")
+    source = sources[0]
+    if source == "secret":
+        raise ValueError("secret volumes are refused by Flower's Kubernetes executor (task pods get only their "
+                         "own AppIO token)")
+    if source not in TASK_VOLUME_SOURCES:
+        raise ValueError(f"{source!r} volumes are not allowed (restricted Pod Security; allowed: "
+                         f"{', '.join(sorted(TASK_VOLUME_SOURCES))})")
+    body = value[source]
+    if not isinstance(body, dict):
+        raise ValueError(f"{source} must be a mapping")
+    if source == "projected":
+        for item in body.get("sources") or []:
+            if isinstance(item, dict) and ({"secret", "serviceAccountToken"} & set(item)):
+                raise ValueError("projected secret and serviceAccountToken sources are refused by Flower's "
+                                 "Kubernetes executor")
+    return value
+
+
+def _absolute_path(value: str) -> str:
+    if not value.startswith("/") or "\x00" in value or ".." in value.split("/"):
+        raise ValueError(f"{show(value)} must be an absolute path without '..'")
+    if value.rstrip("/") in FLOWER_RESERVED_TASK_PATHS or value.startswith("/run/flwr/appio/"):
+        raise ValueError(f"{value} is reserved by Flower's Kubernetes executor (the task's AppIO token)")
+    return value
+
+
+class TaskEnvVar(Model):
+    """A literal environment variable of the task pods."""
+
+    name: Annotated[str, AfterValidator(_task_env_name)]
+    value: str = ""
+    #: Rejected when set: Flower's executor refuses `valueFrom` (kept so the error can say so).
+    value_from: Annotated[object, AfterValidator(_no_value_from)] = None
+
+
+class TaskVolumeMount(Model):
+    """A mount of one of `taskPods.volumes` in the task container."""
+
+    name: DnsLabel
+    mount_path: Annotated[str, AfterValidator(_absolute_path)]
+    read_only: bool = False
+    sub_path: str | None = None
+
+
+class ApiServerAccess(Model):
+    """Where the SuperExec reaches its cluster's API server (NetworkPolicy egress; it creates the task pods)."""
+
+    #: The API server's ports as the pod sees them (443 on the `kubernetes` Service, 6443 behind it after DNAT).
+    ports: list[Port] = Field(default_factory=lambda: [443, 6443], min_length=1)
+    #: Its addresses; empty: any address on those ports.
+    cidrs: list[Cidr] = []
+
+
+class TaskPodsSpec(Model):
+    """Per-task pods: the SuperExec's Kubernetes executor runs every ServerApp run / ClientApp message as a Pod.
+
+    Only the task pods request the GPU (and land on GPU nodes); the always-on SuperExec is small.
+    Keys mirror Flower's executor config (`active-pod-budget`, `priority-class-name`, `env`, `volumes`, ...).
+    """
+
+    enabled: bool = False
+    #: Namespace of the task pods and their AppIO token Secrets; default `<the SuperExec's namespace>-tasks`.
+    namespace: DnsLabel | None = None
+    create_namespace: bool = True
+    #: The task pods' image (`flwr-serverapp`/`flwr-clientapp` and the app's dependencies); default the SuperExec's.
+    image: ImageRef | None = None
+    #: Flower's `active-pod-budget`: task pods (pending or running) at a time; bounds unschedulable pods.
+    active_pod_budget: Int = Field(default=2, ge=1, le=1000)
+    #: The task container's requests and limits; default the ClientApp's `resources` (hub: `hub.superexec.resources`).
+    resources: Resources | None = None
+    #: GPUs of the task pods; default the ClientApp's GPU settings (its own, else its first pool's). Hub: none.
+    gpu: GpuSpec | None = None
+    priority_class_name: DnsSubdomain | None = None
+    env: list[TaskEnvVar] = []
+    volumes: list[Annotated[dict[str, object], AfterValidator(_task_volume)]] = []
+    volume_mounts: list[TaskVolumeMount] = []
+    api_server: ApiServerAccess = ApiServerAccess()
+
+    def namespace_for(self, superexec_namespace: str) -> str:
+        """The task pods' namespace: `namespace`, else `<superexec_namespace>-tasks`."""
+        return self.namespace or f"{superexec_namespace}-tasks"
+
+
 class SuperExecSpec(Model):
     """The ServerApp SuperExec on the hub (process isolation)."""
 
     resources: Resources = Resources()
+    #: Run each ServerApp run as its own Pod (Flower's Kubernetes executor) instead of a subprocess.
+    task_pods: TaskPodsSpec = TaskPodsSpec()
 
 
 class FleetProxySpec(Model):
@@ -571,15 +712,6 @@ class ClusterSelection(Model):
     clusters: list[DnsLabel] = []  # ManagedCluster names are namespaces on the hub: DNS-1123 labels
 
 
-class GpuSpec(Model):
-    """GPUs for the pod that runs the ClientApp, and the nodes it may land on."""
-
-    resource_name: str | None = "nvidia.com/gpu"
-    count: Int = Field(default=1, ge=1, le=INT32_MAX)
-    node_selector: dict[LabelKey, LabelValue] = {}
-    tolerations: list[Toleration] = []
-
-
 class PoolSpec(Model):
     """A SuperNode pool: one OCM Placement and one SuperNode Deployment per selected cluster."""
 
@@ -606,6 +738,8 @@ class ClientAppSpec(Model):
     resources: Resources = Resources()
     gpu: GpuSpec | None = None
     rollout_strategy: RolloutStrategy = RolloutStrategy()
+    #: Run each ClientApp message as its own Pod (Flower's Kubernetes executor) instead of a subprocess.
+    task_pods: TaskPodsSpec = TaskPodsSpec()
 
 
 # --- Distribution -----------------------------------------------------------------------

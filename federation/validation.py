@@ -15,6 +15,7 @@ from typing import Any
 
 from federation.errors import Problem
 from federation.spec import (
+    TASK_CONTRACT_PATHS,
     ClaimSelector,
     FederationSpec,
     GpuSpec,
@@ -22,7 +23,9 @@ from federation.spec import (
     PoolSpec,
     Resources,
     RolloutStrategy,
+    TaskPodsSpec,
     Toleration,
+    is_dns_label,
     show,
 )
 from federation.templating import BUILTIN_VARIABLES
@@ -59,6 +62,7 @@ def check(spec: FederationSpec, *, whole: bool = True) -> list[Problem]:
         _pod_tolerations,
         _service,
         _placements,
+        _task_pods,
     )
     return sorted({p for rule in rules for p in rule(spec)})
 
@@ -682,3 +686,53 @@ def _cel_type_error(tree: Any) -> str | None:
             continue
         stack.extend(node.children)
     return None
+
+
+def _task_pods_spec(path: str, task_pods: TaskPodsSpec, superexec_namespace: str) -> Iterator[Problem]:
+    """One `taskPods` block: its namespace, resources, GPU and volumes as Flower's executor and Kubernetes take them."""
+    namespace = task_pods.namespace_for(superexec_namespace)
+    if task_pods.namespace is None and not is_dns_label(namespace):
+        yield Problem(f"{path}.namespace", f"the default {namespace!r} is not a DNS-1123 label (at most 63 "
+                      "characters); set a shorter namespace")
+    if namespace == superexec_namespace:
+        yield Problem(f"{path}.namespace", f"must differ from the SuperExec's namespace {superexec_namespace!r}: "
+                      "the executor may list and delete Secrets in the task namespace")
+    if task_pods.resources is not None:
+        yield from _resources(f"{path}.resources", task_pods.resources)
+    if task_pods.gpu is not None:
+        yield from _gpu(f"{path}.gpu", task_pods.gpu)
+        yield from _tolerations(f"{path}.gpu.tolerations", task_pods.gpu.tolerations)
+    names: dict[str, int] = {}
+    for j, volume in enumerate(task_pods.volumes):
+        name = str(volume["name"])
+        if name in names:
+            yield Problem(f"{path}.volumes[{j}].name", f"duplicate volume {name!r} (also volumes[{names[name]}])")
+        names.setdefault(name, j)
+    paths: dict[str, int] = {}
+    for j, mount in enumerate(task_pods.volume_mounts):
+        if mount.name not in names:
+            yield Problem(f"{path}.volumeMounts[{j}].name", f"no volume {mount.name!r} in {path}.volumes")
+        where = mount.mount_path.rstrip("/") or "/"
+        if where in TASK_CONTRACT_PATHS:
+            yield Problem(f"{path}.volumeMounts[{j}].mountPath", f"{where} is a scratch directory every task pod "
+                          "already mounts (FLWR_HOME, HOME caches, tmp)")
+        if where in paths:
+            yield Problem(f"{path}.volumeMounts[{j}].mountPath", f"{where} is mounted twice (also volumeMounts[{paths[where]}])")
+        paths.setdefault(where, j)
+
+
+def _task_pods(spec: FederationSpec) -> Iterator[Problem]:
+    """`taskPods` of the hub's ServerApp SuperExec and of each ClientApp (Flower's Kubernetes executor)."""
+    hub_pods = spec.hub.superexec.task_pods
+    if hub_pods.enabled:
+        path = "federation.hub.superexec.taskPods"
+        if spec.hub.isolation != "process":
+            yield Problem(f"{path}.enabled", "needs hub.isolation 'process': in 'subprocess' the SuperLink runs "
+                          "ServerApps itself and there is no SuperExec to give the Kubernetes executor")
+        if spec.superexec_image() is None and hub_pods.image is None:
+            yield Problem(f"{path}.image", "required: flower.images.superexec is not set")
+        yield from _task_pods_spec(path, hub_pods, spec.hub.namespace)
+    for i, app in enumerate(spec.client_apps):
+        if app.task_pods.enabled:
+            yield from _task_pods_spec(f"federation.clientApps[{i}].taskPods", app.task_pods,
+                                       spec.distribution.ocm.agent_namespace)
