@@ -5,10 +5,11 @@ from __future__ import annotations
 from pathlib import PurePosixPath
 
 from federation import flower
-from federation.manifests import common
+from federation.manifests import common, taskpods
 from federation.manifests.common import Obj
 from federation.manifests.ocm.health import health_rules
 from federation.manifests.ocm.names import (
+    ADDON_NAMESPACE_LABEL,
     API_WORK,
     CLIENTAPP_CONTAINER,
     CLIENTAPP_LABEL,
@@ -26,10 +27,42 @@ from federation.manifests.ocm.placement import rollout_strategy
 from federation.spec import ClientAppSpec, FederationSpec
 
 
-def clientapp_deployment(spec: FederationSpec, app: ClientAppSpec) -> Obj:
-    """The ClientApp SuperExec Deployment (process isolation), dialling the SuperNode Service."""
+def clientapp_task_pods(spec: FederationSpec, app: ClientAppSpec) -> taskpods.TaskPods | None:
+    """The ClientApp's task pods (`taskPods.enabled`): each message runs as a Pod that dials the SuperNode."""
+    if not app.task_pods.enabled:
+        return None
     ns = spec.distribution.ocm.agent_namespace
-    process = flower.clientapp_superexec(flower.CONTAINER, supernode_host=supernode_name(spec))
+    name = clientapp_deployment_name(spec, app)
+    gpu = app.task_pods.gpu if app.task_pods.gpu is not None else spec.client_app_gpu(app)
+    return taskpods.TaskPods(
+        spec=spec, task_pods=app.task_pods, owner=name, component="clientapp", superexec_namespace=ns,
+        superexec_service_account=f"{name}-executor",
+        superexec_selector={**clientapp_selector(spec), CLIENTAPP_LABEL: app.name},
+        resource_pool=app.name,
+        image=spoke_image(spec, app.task_pods.image or app.image),
+        pull_policy=spec.flower.image_pull_policy,
+        resources=common.resources(app.resources), gpu=gpu,
+        runtime_selector=common.selector_labels(spec, "supernode"), runtime_port=flower.SUPERNODE_RUNTIME_PORT,
+        image_pull_secrets=spoke_image_pull_secrets(spec),
+        # The task namespace gets the klusterlet's pull credentials like the agent namespace.
+        namespace_labels=ADDON_NAMESPACE_LABEL if spec.distribution.ocm.klusterlet_image_pull_credentials else {},
+    )
+
+
+def clientapp_deployment(spec: FederationSpec, app: ClientAppSpec) -> Obj:
+    """The ClientApp SuperExec Deployment (process isolation), dialling the SuperNode Service.
+
+    With `taskPods` it runs Flower's Kubernetes executor: it dials the SuperNode by its namespaced name
+    (the task pods, in their own namespace, dial the same address), mounts the executor config and API
+    credentials, and requests neither the GPU nor GPU nodes (only the task pods do).
+    """
+    ns = spec.distribution.ocm.agent_namespace
+    tasks = clientapp_task_pods(spec, app)
+    if tasks is None:
+        process = flower.clientapp_superexec(flower.CONTAINER, supernode_host=supernode_name(spec))
+    else:
+        process = flower.clientapp_superexec(flower.CONTAINER, supernode_host=f"{supernode_name(spec)}.{ns}.svc",
+                                             executor_config=flower.executor_config_path())
     vols, mounts = common.scratch_volumes(process)
     # The secret its SuperNode requires (created on the spoke by the SuperNode pod; see
     # addon.superexec_secret_init). Until it exists the kubelet keeps this pod waiting for the volume.
@@ -37,7 +70,11 @@ def clientapp_deployment(spec: FederationSpec, app: ClientAppSpec) -> Obj:
         "secretName": spoke_superexec_secret_name(spec), "defaultMode": 0o440,
         "items": [{"key": common.SPOKE_SUPEREXEC_SECRET_KEY, "path": PurePosixPath(flower.CONTAINER.superexec_secret).name}]}})
     mounts.append({"name": "superexec-secret", "mountPath": flower.CONTAINER.secret_dir, "readOnly": True})
-    gpu = spec.client_app_gpu(app)
+    if tasks is not None:
+        extra_vols, extra_mounts = taskpods.superexec_volumes(tasks)
+        vols += extra_vols
+        mounts += extra_mounts
+    gpu = spec.client_app_gpu(app) if tasks is None else None
     ctr = common.container(CLIENTAPP_CONTAINER, spoke_image(spec, app.image), process, res=common.resources(app.resources, gpu),
                            mounts=mounts, pull_policy=spec.flower.image_pull_policy)
     pod: Obj = {
@@ -47,6 +84,8 @@ def clientapp_deployment(spec: FederationSpec, app: ClientAppSpec) -> Obj:
         "containers": [ctr],
         "volumes": vols,
     }
+    if tasks is not None:
+        pod["serviceAccountName"] = tasks.superexec_service_account
     if spoke_image_pull_secrets(spec):
         pod["imagePullSecrets"] = spoke_image_pull_secrets(spec)
     if gpu is not None:
@@ -56,6 +95,9 @@ def clientapp_deployment(spec: FederationSpec, app: ClientAppSpec) -> Obj:
             pod["tolerations"] = common.tolerations(gpu.tolerations)
     selector = {**clientapp_selector(spec), CLIENTAPP_LABEL: app.name}
     labels = common.labels(spec, "clientapp", **{CLIENTAPP_LABEL: app.name})
+    template: Obj = {"metadata": {"labels": labels}, "spec": pod}
+    if tasks is not None:  # the SuperExec reads its executor config once, at start
+        template["metadata"]["annotations"] = {taskpods.CONFIG_CHECKSUM_ANNOTATION: taskpods.config_checksum(tasks)}
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
@@ -64,7 +106,7 @@ def clientapp_deployment(spec: FederationSpec, app: ClientAppSpec) -> Obj:
             "replicas": 1,  # one SuperExec per SuperNode Runtime API
             "strategy": {"type": "Recreate"},
             "selector": {"matchLabels": selector},
-            "template": {"metadata": {"labels": labels}, "spec": pod},
+            "template": template,
         },
     }
 
@@ -77,8 +119,11 @@ def manifest_work_replica_set(spec: FederationSpec, app: ClientAppSpec) -> Obj:
     """
     pools = spec.pools_by_name
     deployment = clientapp_deployment(spec, app)
+    tasks = clientapp_task_pods(spec, app)
+    # With task pods: their namespace, accounts, Role, executor config and policies, then the Deployment.
+    manifests = [*(taskpods.objects(tasks) if tasks is not None else []), deployment]
     template: Obj = {
-        "workload": {"manifests": [deployment]},
+        "workload": {"manifests": manifests},
         "deleteOption": {"propagationPolicy": "Foreground"},
         "manifestConfigs": [health_rules(deployment)],
     }
