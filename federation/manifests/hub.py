@@ -18,6 +18,10 @@ through :class:`HubSecrets`, so a Pulumi program can hand in `Output`s and a tes
 9. ``NetworkPolicy`` of the SuperLink, of the SuperExec (process isolation), of the Fleet proxy
 10. ``PodDisruptionBudget`` of the SuperLink
 
+With ``hub.superexec.taskPods`` (:mod:`federation.manifests.taskpods`) the task pods' objects join their
+kinds: the task ``Namespace``, their ``ServiceAccount``, the executor's ``Role`` and ``RoleBinding``
+(after the ServiceAccounts), the executor-config ``ConfigMap`` and three ``NetworkPolicy`` objects.
+
 Design notes
 ------------
 * **Reaping.** Flower's SuperLink (subprocess isolation) and SuperExec spawn children
@@ -81,7 +85,7 @@ from typing import Any
 from federation import flower, proxy
 from federation.errors import Problem, SpecError
 from federation.flower import CONTAINER, Process
-from federation.manifests import common
+from federation.manifests import common, taskpods
 from federation.manifests.common import Obj
 from federation.proxy import ProxyConfig
 from federation.spec import ControlClient, FederationSpec, LabelSelector
@@ -138,6 +142,8 @@ GRPC_HEALTH_PORT_NAME = "grpc-health"
 OBJECT_ORDER = (
     "Namespace",
     "ServiceAccount",
+    "Role",
+    "RoleBinding",
     "Secret",
     "ConfigMap",
     "PersistentVolumeClaim",
@@ -394,8 +400,38 @@ def superlink_process(spec: FederationSpec) -> Process:
 
 
 def superexec_process(spec: FederationSpec) -> Process:
-    """The ServerApp SuperExec process, dialling the SuperLink API Service (a SAN of its certificate)."""
-    return flower.serverapp_superexec(spec, CONTAINER, superlink_host=api_service_name(spec))
+    """The ServerApp SuperExec process, dialling the SuperLink API Service (a SAN of its certificate).
+
+    With `hub.superexec.taskPods` it runs Flower's Kubernetes executor and dials the Service by its
+    namespaced name (also a SAN), which the ServerApp task pods in their own namespace dial too.
+    """
+    if hub_task_pods(spec) is None:
+        return flower.serverapp_superexec(spec, CONTAINER, superlink_host=api_service_name(spec))
+    return flower.serverapp_superexec(spec, CONTAINER, superlink_host=f"{api_service_name(spec)}.{spec.hub.namespace}.svc",
+                                      executor_config=flower.executor_config_path())
+
+
+def hub_task_pods(spec: FederationSpec) -> taskpods.TaskPods | None:
+    """The ServerApp task pods (`hub.superexec.taskPods.enabled`, process isolation): one Pod per run."""
+    hub = spec.hub
+    tp = hub.superexec.task_pods
+    if not tp.enabled or hub.isolation != "process":
+        return None
+    image = tp.image or spec.flower.images.superexec
+    if image is None:
+        raise ValueError("flower.images.superexec (or hub.superexec.taskPods.image) is required for task pods")
+    return taskpods.TaskPods(
+        spec=spec, task_pods=tp, owner=superexec_name(spec), component=SUPEREXEC_COMPONENT,
+        superexec_namespace=hub.namespace, superexec_service_account=superexec_name(spec),
+        superexec_selector=common.selector_labels(spec, SUPEREXEC_COMPONENT), resource_pool="serverapp",
+        image=image, pull_policy=spec.flower.image_pull_policy, resources=common.resources(hub.superexec.resources),
+        gpu=tp.gpu, runtime_selector=common.selector_labels(spec, SUPERLINK_COMPONENT), runtime_port=hub.api_port,
+        image_pull_secrets=common.image_pull_secrets(spec),
+        dependency_installation=hub.runtime_dependency_installation,
+        # ServerApps reach only the SuperLink, unless they install their dependencies (uv sync) at start.
+        restrict_task_egress=not hub.runtime_dependency_installation,
+        create_superexec_service_account=False,
+    )
 
 
 def proxy_config(spec: FederationSpec) -> ProxyConfig:
@@ -629,6 +665,11 @@ def _superexec_deployment(spec: FederationSpec, secrets: HubSecrets) -> Obj:
     # Only the CA: the SuperExec verifies the SuperLink, it never sees the server key.
     _mount_secret(volumes, mounts, "tls-ca", tls_secret_name(spec), (CA_CERT_KEY,), CONTAINER.tls_dir)
     _mount_superexec_secret(spec, volumes, mounts)
+    tasks = hub_task_pods(spec)
+    if tasks is not None:  # the executor config and API credentials (it creates the ServerApp task pods)
+        extra_volumes, extra_mounts = taskpods.superexec_volumes(tasks)
+        volumes += extra_volumes
+        mounts += extra_mounts
     ctr = common.container(
         "superexec",
         image,
@@ -641,6 +682,8 @@ def _superexec_deployment(spec: FederationSpec, secrets: HubSecrets) -> Obj:
     meta: Obj = {"labels": common.labels(spec, SUPEREXEC_COMPONENT)}
     if secrets.tls_checksum is not None:  # it reads the CA once, at start
         meta["annotations"] = {CHECKSUM_ANNOTATION: secrets.tls_checksum}
+    if tasks is not None:  # and its executor config
+        meta.setdefault("annotations", {})[taskpods.CONFIG_CHECKSUM_ANNOTATION] = taskpods.config_checksum(tasks)
     # One executor at a time: two would race for the same ServerApp tasks during a rollout.
     return _singleton_deployment(spec, name, SUPEREXEC_COMPONENT, meta,
                                  _pod_spec(spec, service_account=name, containers=[ctr], volumes=volumes))
@@ -821,4 +864,8 @@ def hub_objects(spec: FederationSpec, *, tls_material: HubSecrets | None = None)
         objs.append(_superexec_network_policy(spec))
     objs.append(_proxy_network_policy(spec))
     objs.append(_pdb(spec))
+    tasks = hub_task_pods(spec)
+    if tasks is not None:  # the task namespace, accounts, Role, executor config and policies, in kind order
+        objs += taskpods.objects(tasks)
+        objs.sort(key=lambda o: OBJECT_ORDER.index(o["kind"]))
     return objs
