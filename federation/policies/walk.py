@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
+from federation.manifests.taskpods import task_pod_from_config_map
+
 #: An object as the policies read it (camelCase dicts, as rendered or as the engine hands them over).
 Obj = Mapping[str, Any]
 
@@ -39,8 +41,15 @@ def with_embedded(obj: Obj) -> Iterator[tuple[str, Obj]]:
 
 
 def pod_spec(obj: Obj) -> Obj | None:
-    """The pod spec of a Pod or a workload object, else None."""
+    """The pod spec of a Pod or a workload object, else None.
+
+    A SuperExec's executor-config ConfigMap (`taskPods`) stands for its task pods: the spec is the Pod
+    Flower's Kubernetes executor builds from that config (:func:`~federation.manifests.taskpods.task_pod`).
+    """
     kind = obj.get("kind")
+    if kind == "ConfigMap":
+        task = task_pod_from_config_map(obj)
+        return task["spec"] if task is not None else None
     spec = obj.get("spec") or {}
     if kind == "Pod":
         return spec
@@ -56,7 +65,7 @@ def pods(obj: Obj) -> Iterator[tuple[str, Obj, Obj]]:
     for where, inner in with_embedded(obj):
         spec = pod_spec(inner)
         if spec is not None:
-            yield where, inner, spec
+            yield (f"{where} (its task pods)" if inner.get("kind") == "ConfigMap" else where), inner, spec
 
 
 def containers(spec: Obj) -> list[Obj]:
