@@ -306,7 +306,8 @@ def _contract_flags() -> dict[str, set[str]]:
     for spec in specs:
         procs = [flower.superlink(spec, LAYOUT), flower.serverapp_superexec(spec, LAYOUT, superlink_host="h"),
                  flower.clientapp_superexec(LAYOUT, supernode_host="h"),
-                 flower.superexec(LAYOUT, runtime_api_address="h:1", tls=True, secret=True, parent_pid=1)]
+                 flower.superexec(LAYOUT, runtime_api_address="h:1", tls=True, secret=True, parent_pid=1),
+                 flower.superexec(LAYOUT, runtime_api_address="h:1", tls=False, executor_config="/c.yaml")]
         procs += [flower.supernode(spec, pool, LAYOUT, superlink_address="h:1", cluster_name="c") for pool in spec.pools]
         for proc in procs:
             used.setdefault(proc.argv[0], set()).update(a for a in proc.argv if a.startswith("--"))
@@ -351,3 +352,67 @@ def test_state_backup_copies_the_database_once_per_version(tmp_path: Path) -> No
     assert copy.execute("select v from t").fetchall() == [("before",)]
     copy.close()
     assert not Path(f"{backup}.tmp").exists()
+
+
+# --- the Kubernetes executor (task pods) ---------------------------------------------------
+
+
+def test_superexec_kubernetes_executor_flags_only_with_a_config() -> None:
+    plain = flower.clientapp_superexec(flower.CONTAINER, supernode_host="sn")
+    assert "--executor" not in plain.argv and "--executor-config" not in plain.argv
+    path = flower.executor_config_path()
+    assert path == "/etc/flwr/executor/executor.yaml"
+    client = flower.clientapp_superexec(flower.CONTAINER, supernode_host="sn.ns.svc", executor_config=path)
+    assert opt(client.argv, "--executor") == "kubernetes"
+    assert opt(client.argv, "--executor-config") == path
+    assert opt(client.argv, "--runtime-api-address") == "sn.ns.svc:9094"
+    server = flower.serverapp_superexec(make_spec(hub={"isolation": "process"}), flower.CONTAINER,
+                                        superlink_host="api.ns.svc", executor_config=path)
+    assert opt(server.argv, "--executor") == "kubernetes" and opt(server.argv, "--executor-config") == path
+    # The task pods get the CA from the SuperExec's own --root-certificates (Flower copies it into <pod>-appio).
+    assert opt(server.argv, "--root-certificates") == flower.CONTAINER.ca_cert
+
+
+def test_flowers_own_parser_reads_the_executor_flags() -> None:
+    from flwr.supercore.cli.flower_superexec import _parse_args
+    from flwr.supercore.constant import ExecutorType
+
+    proc = flower.clientapp_superexec(flower.CONTAINER, supernode_host="sn.ns.svc",
+                                      executor_config=flower.executor_config_path())
+    args = _parse_args().parse_args(list(proc.argv[1:]))
+    assert args.executor == ExecutorType.KUBERNETES
+    assert args.executor_config == flower.executor_config_path()
+    assert args.runtime_api_address == "sn.ns.svc:9094" and args.insecure
+
+
+def test_installed_superexec_help_lists_the_executor_flags() -> None:
+    import subprocess
+    import sys
+
+    binary = Path(sys.executable).parent / "flower-superexec"
+    out = subprocess.run([str(binary), "--help"], capture_output=True, text=True, timeout=60, check=True,
+                         env={"PATH": "/usr/bin:/bin", "FLWR_TELEMETRY_ENABLED": "0", "FLWR_DISABLE_UPDATE_CHECK": "1",
+                              "HOME": "/nonexistent"}).stdout
+    assert "--executor {subprocess,kubernetes}" in out and "--executor-config PATH" in out
+
+
+def test_task_executor_env_and_scratch_match_the_spec_constants() -> None:
+    from federation.spec import TASK_CONTRACT_ENV, TASK_CONTRACT_PATHS
+
+    task = flower.task_executor(flower.CONTAINER)
+    # The spec refuses user env/mounts that collide with these: keep its lists equal to the contract.
+    assert set(task.env) == set(TASK_CONTRACT_ENV)
+    assert set(task.writable_paths) == set(TASK_CONTRACT_PATHS)
+    assert task.env["FLWR_HOME"] == flower.CONTAINER.flwr_home and task.env["FLWR_TELEMETRY_ENABLED"] == "0"
+    assert task.env["FLWR_DISABLE_RUNTIME_DEPENDENCY_INSTALLATION"] == "1"
+    assert "FLWR_DISABLE_RUNTIME_DEPENDENCY_INSTALLATION" not in flower.task_executor(
+        flower.CONTAINER, dependency_installation=True).env
+
+
+def test_appio_mount_path_is_flowers() -> None:
+    from flwr.supercore.superexec.executor import kubernetes_executor as k
+
+    assert flower.APPIO_MOUNT_PATH == k.APPIO_CREDENTIALS_MOUNT_PATH
+    from flwr.supercore.constant import TASK_TYPE_TO_COMMAND, TaskType
+
+    assert {TASK_TYPE_TO_COMMAND[TaskType.SERVER_APP], TASK_TYPE_TO_COMMAND[TaskType.CLIENT_APP]} == set(flower.TASK_COMMANDS)

@@ -338,7 +338,7 @@ def task_pod(config: Mapping[str, Any], *, name: str = "flwr-taskexecutor-1-prev
     """
     appio = "appio-credentials"
     ctr: Obj = {"name": "taskexecutor", "image": config.get("image"), "command": [command],
-                "args": ["--clientappio-api-address", "runtime:0", "--token-file",
+                "args": ["--runtime-api-address", "runtime:0", "--token-file",
                          str(PurePosixPath(flower.APPIO_MOUNT_PATH) / "token")],
                 "volumeMounts": [{"name": appio, "mountPath": flower.APPIO_MOUNT_PATH, "readOnly": True},
                                  *(config.get("volume-mounts") or [])]}
