@@ -6,7 +6,10 @@ plain Flower commands, using the argv of the runtime contract (`federation.flowe
 a CA + server certificate (same TLS setting), start `flower-superlink`, poll its health endpoint, start
 the same number of `flower-supernode`s (and a ClientApp `flower-superexec` each for process-isolation
 pools), write the flwr config, `flwr run <app copy> local --stream --run-config ...`, then terminate
-everything. Same app (examples/quickstart-numpy), same rounds. Runs alternate ours, hand, ...; medians.
+everything. Same app (examples/quickstart-numpy), same rounds. Measured per run: the wall time to the
+line that says the federation is up (time-to-ready: `local up`'s "up in", the hand program's line after
+its last process start and the SuperLink's /health), the wall time to exit (teardown included), and the
+CPU of the whole process tree (RUSAGE_CHILDREN). Pairs alternate their order; medians and IQR of ratios.
 
 Takes minutes (each run starts real Flower processes).
 
@@ -19,6 +22,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import resource
 import shutil
 import signal
 import subprocess
@@ -31,9 +35,12 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
-from benchmarks.common import PYTHON, REPO, Report, Table, Target, add_out_argument, median
+from benchmarks.common import PYTHON, REPO, Report, Table, Target, add_out_argument, iqr, median
 
 NAME = "local"
+#: The lines that say the federation is up: `local up` prints it after fed.start(); the hand program after its last start.
+READY_OURS = "  up in "
+READY_HAND = "hand-started federation up"
 TARGET_RATIO = 1.1
 STACK = "dev"
 
@@ -96,7 +103,8 @@ def hand_federation(rounds: int) -> int:
                 raise RuntimeError("SuperLink not healthy")
             time.sleep(0.2)
         if spec.hub.isolation == "process":
-            launch(flower.serverapp_superexec(spec, layout, superlink_host=HOST, port=port))
+            launch(flower.serverapp_superexec(spec, layout, superlink_host=HOST, port=port, health_host=HOST,
+                                              health_port=free_port()))
         total = spec.local.supernodes_per_pool * len(spec.pools)
         index = 0
         for pool in spec.pools:
@@ -106,8 +114,10 @@ def hand_federation(rounds: int) -> int:
                                         extra_node_config={"partition-id": index, "num-partitions": total},
                                         host=HOST, port=node_port))
                 if pool.isolation == "process":
-                    launch(flower.clientapp_superexec(layout, supernode_host=HOST, port=node_port))
+                    launch(flower.clientapp_superexec(layout, supernode_host=HOST, port=node_port, health_host=HOST,
+                                                      health_port=free_port()))
                 index += 1
+        print(READY_HAND, flush=True)  # every process started, the SuperLink healthy: what `local up` calls "up"
         app = work / "app"
         shutil.copytree(REPO / "examples" / "quickstart-numpy", app,
                         ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "build", "*.egg-info"))
@@ -132,37 +142,66 @@ def hand_federation(rounds: int) -> int:
         shutil.rmtree(work, ignore_errors=True)
 
 
-def wall(argv: list[str]) -> float:
+def timed_run(argv: list[str], ready_marker: str) -> dict[str, float]:
+    """Wall time to the `ready_marker` line on stdout (time-to-ready) and to exit, and the CPU of the whole tree.
+
+    CPU: user + system of the child and of every process it started and waited for (RUSAGE_CHILDREN).
+    """
+    usage0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    proc = subprocess.run(argv, capture_output=True, text=True, cwd=REPO, timeout=900, check=False)
-    seconds = time.perf_counter() - start
-    if proc.returncode != 0:
-        raise RuntimeError(f"{' '.join(argv[1:])} failed ({proc.returncode}):\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}")
-    return seconds
+    ready = float("nan")
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO)
+    lines = []
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        lines.append(line)
+        if ready != ready and ready_marker in line:
+            ready = time.perf_counter() - start
+    stderr = proc.stderr.read() if proc.stderr else ""
+    code = proc.wait(timeout=900)
+    total = time.perf_counter() - start
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if code != 0:
+        raise RuntimeError(f"{' '.join(argv[1:])} failed ({code}):\n{''.join(lines)[-2000:]}\n{stderr[-2000:]}")
+    if ready != ready:
+        raise RuntimeError(f"{' '.join(argv[1:])}: no {ready_marker!r} line on stdout")
+    cpu = usage.ru_utime + usage.ru_stime - usage0.ru_utime - usage0.ru_stime
+    return {"wall": total, "ready": ready, "cpu": cpu}
 
 
 def measure(runs: int, rounds: int) -> Report:
-    ours: list[float] = []
-    hand: list[float] = []
-    for _ in range(runs):
-        ours.append(wall(ours_argv(rounds)))
-        hand.append(wall(hand_argv(rounds)))
-        print(f"  ours {ours[-1]:.2f}s  hand {hand[-1]:.2f}s", file=sys.stderr, flush=True)
-    ratios = [o / h for o, h in zip(ours, hand, strict=True)]
-    ratio = median(ratios)
-    rows = [[STACK, rounds, runs, median(ours), median(hand), ratio, min(ratios), max(ratios)]]
+    ours: list[dict[str, float]] = []
+    hand: list[dict[str, float]] = []
+    for i in range(runs):
+        pair = [("ours", ours_argv(rounds), READY_OURS), ("hand", hand_argv(rounds), READY_HAND)]
+        for which, argv, marker in pair if i % 2 == 0 else pair[::-1]:
+            (ours if which == "ours" else hand).append(timed_run(argv, marker))
+        print(f"  ours ready {ours[-1]['ready']:.2f}s total {ours[-1]['wall']:.2f}s cpu {ours[-1]['cpu']:.2f}s  "
+              f"hand ready {hand[-1]['ready']:.2f}s total {hand[-1]['wall']:.2f}s cpu {hand[-1]['cpu']:.2f}s",
+              file=sys.stderr, flush=True)
+    rows = []
+    targets = []
+    measures = (("ready", "time to ready (wall s)"), ("wall", "spawn to exit (wall s)"), ("cpu", "CPU of all processes (s)"))
+    for key, label in measures:
+        o, h = [r[key] for r in ours], [r[key] for r in hand]
+        ratios = [a / b for a, b in zip(o, h, strict=True)]
+        q1, q3 = iqr(ratios)
+        rows.append([label, STACK, rounds, runs, median(o), median(h), median(ratios), f"{q1:.3f}–{q3:.3f}"])
+        if key == "wall":
+            targets.append(Target("local up / hand-started (spawn to exit)", f"<= {TARGET_RATIO}x", f"{median(ratios):.2f}x",
+                                  median(ratios) <= TARGET_RATIO))
     return Report(
         NAME, "Local runner vs hand-started Flower", " ".join(__doc__.split("\n\n")[1].split()),
-        tables=[Table("local up vs by hand (wall seconds, medians)",
-                      ["stack", "rounds", "runs", "ours s", "hand s", "median ratio", "min ratio", "max ratio"], rows)],
-        targets=[Target("local up / hand-started", f"<= {TARGET_RATIO}x", f"{ratio:.2f}x", ratio <= TARGET_RATIO)],
+        tables=[Table("local up vs by hand (medians; ratios per pair)",
+                      ["measure", "stack", "rounds", "pairs", "ours", "hand", "ours/hand", "IQR"], rows)],
+        targets=targets,
         data={"ours": ours, "hand": hand},
     )
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--runs", type=int, default=3, help="alternating (ours, hand) pairs (median)")
+    parser.add_argument("--runs", type=int, default=10, help="pairs (ours, hand), order alternating (median)")
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--quick", action="store_true", help="one pair only")
     parser.add_argument("--hand-worker", action="store_true", help=argparse.SUPPRESS)
