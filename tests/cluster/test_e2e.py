@@ -182,7 +182,15 @@ def test_supernodes_connect_one_per_spoke(e2e_rig: Rig, e2e_project: Project, tm
 
 def test_flwr_run_completes_two_rounds(tmp_path: Path) -> None:
     assert State.flwr_home is not None, "no SuperNodes"
-    home = State.flwr_home
+    progress, status, out = run_quickstart(tmp_path, State.flwr_home)
+    for r in progress.completed_rounds():
+        print(f"[e2e] round {r.number}/{progress.total_rounds}  {r.summary()}", flush=True)
+    assert status == "finished:completed", out[-4000:]
+    assert [r.number for r in progress.completed_rounds()] == [1, 2], out[-4000:]
+
+
+def run_quickstart(tmp_path: Path, home: Path) -> tuple[RunProgress, str, str]:
+    """`flwr run` of examples/quickstart-numpy (2 rounds, one SuperNode per spoke): progress, final status, output."""
     app = tmp_path / "quickstart-numpy"
     shutil.copytree(REPO / "examples" / "quickstart-numpy", app,
                     ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "build", "*.egg-info", ".venv"))
@@ -202,12 +210,60 @@ def test_flwr_run_completes_two_rounds(tmp_path: Path) -> None:
         status = str(runs[0]["status"])
         return status if status.startswith("finished") else None
 
-    status = wait(f"run {run_id} finished", finished, 120)
-    rounds = progress.completed_rounds()
-    for r in rounds:
-        print(f"[e2e] round {r.number}/{progress.total_rounds}  {r.summary()}", flush=True)
+    return progress, wait(f"run {run_id} finished", finished, 120), out
+
+
+def online_supernodes(home: Path) -> int:
+    data = json.loads(flwr("supernode", "list", STACK, "--format", "json", home=home).stdout)
+    return len([n for n in data.get("nodes", []) if n.get("status") == "online"])
+
+
+def test_superlink_pod_deleted_comes_back_from_its_volume(e2e_rig: Rig, tmp_path: Path) -> None:
+    assert State.flwr_home is not None, "no SuperNodes"
+    home = State.flwr_home
+    runs_before = json.loads(flwr("ls", STACK, "--format", "json", home=home).stdout)["runs"]
+    assert runs_before, "no run recorded before the restart"
+    core = e2e_rig.core("hub-e2e")
+    old = next(p for p in pods(e2e_rig, "hub-e2e", HUB_NS) if "superlink" in p.metadata.name)
+    core.delete_namespaced_pod(old.metadata.name, HUB_NS)
+    started = time.monotonic()
+    wait("a new SuperLink pod Ready", lambda: [p for p in pods(e2e_rig, "hub-e2e", HUB_NS)
+                                              if "superlink" in p.metadata.name and p.metadata.name != old.metadata.name
+                                              and p.status.container_statuses
+                                              and all(c.ready for c in p.status.container_statuses)], 240)
+    print(f"[e2e] SuperLink pod replaced in {time.monotonic() - started:.0f}s", flush=True)
+    runs_after = wait("the runs of the old SuperLink, from the state on its PVC", lambda: json.loads(
+        flwr("ls", STACK, "--format", "json", home=home).stdout)["runs"], 120)
+    assert {r["run-id"] for r in runs_before} <= {r["run-id"] for r in runs_after}
+    wait("both SuperNodes online again", lambda: online_supernodes(home) == len(SPOKES), 240, every=3)
+    progress, status, out = run_quickstart(tmp_path, home)
     assert status == "finished:completed", out[-4000:]
-    assert [r.number for r in rounds] == [1, 2], out[-4000:]
+    assert [r.number for r in progress.completed_rounds()] == [1, 2], out[-4000:]
+
+
+def test_pool_follows_the_placement_without_pulumi_up(e2e_rig: Rig) -> None:
+    assert State.flwr_home is not None, "no SuperNodes"
+    home = State.flwr_home
+    custom = e2e_rig.custom("hub-e2e")
+    label = "cluster.open-cluster-management.io/clusterset"
+
+    def move(cluster: str, clusterset: str) -> None:
+        custom.patch_cluster_custom_object("cluster.open-cluster-management.io", "v1", "managedclusters", cluster,
+                                           {"metadata": {"labels": {label: clusterset}}})
+
+    move(SPOKES[1], "e2e-parked")  # no longer matches the pool's selection (cluster set e2e)
+    started = time.monotonic()
+    wait(f"{SPOKES[1]} loses its SuperNode Deployment", lambda: not deployment_available(
+        e2e_rig, f"spoke-{SPOKES[1]}", "flower", "flower-supernode") and not [
+        p for p in pods(e2e_rig, f"spoke-{SPOKES[1]}", "flower") if "supernode" in p.metadata.name], 240)
+    wait("one SuperNode online", lambda: online_supernodes(home) == 1, 180, every=3)
+    print(f"[e2e] {SPOKES[1]} left the pool in {time.monotonic() - started:.0f}s", flush=True)
+    move(SPOKES[1], "e2e")  # matches again
+    started = time.monotonic()
+    wait(f"{SPOKES[1]} gains its SuperNode back", lambda: deployment_available(
+        e2e_rig, f"spoke-{SPOKES[1]}", "flower", "flower-supernode"), 300)
+    wait("two SuperNodes online", lambda: online_supernodes(home) == len(SPOKES), 240, every=3)
+    print(f"[e2e] {SPOKES[1]} rejoined the pool in {time.monotonic() - started:.0f}s", flush=True)
 
 
 def test_pulumi_destroy_stops_every_pod(e2e_rig: Rig, e2e_project: Project) -> None:
