@@ -66,8 +66,8 @@ def tls_secret(name: str, ns: str, *, days: int) -> dict[str, Any]:
 def placement(name: str, ns: str, *, selected: int, satisfied: tuple[str, str, str] | None = None,
               misconfigured: tuple[str, str, str] | None = None) -> dict[str, Any]:
     sat = satisfied or (("True", "AllDecisionsScheduled", "All cluster decisions scheduled") if selected
-                        else ("False", "NoManagedClusterMatched", "No valid ManagedClusterSetBindings found in "
-                                                                  "placement namespace"))
+                        else ("False", "NoManagedClusterSetBindings", "No valid ManagedClusterSetBindings found in "
+                                                                      "placement namespace"))
     mis = misconfigured or ("False", "Succeedconfigured", "Placement configurations check pass")
     return {"apiVersion": names.API_PLACEMENT, "kind": "Placement", "metadata": {"name": name, "namespace": ns},
             "spec": {"clusterSets": ["dev"]},
@@ -95,6 +95,18 @@ def mca(addon: str, cluster: str, *, available: str = "True", progressing: tuple
         conds.append(cond("Degraded", degraded, "Degraded", "SuperNode crash-looping"))
     return {"apiVersion": names.API_ADDON, "kind": "ManagedClusterAddOn",
             "metadata": {"name": addon, "namespace": cluster}, "spec": {}, "status": {"conditions": conds}}
+
+
+def waiting_mca(addon: str, cluster: str) -> dict[str, Any]:
+    """A ManagedClusterAddOn as OCM v1.2.1's addon manager leaves it when no work agent applied its ManifestWork
+    (read from the rig's API server): no Available condition yet."""
+    return {"apiVersion": names.API_ADDON, "kind": "ManagedClusterAddOn", "metadata": {"name": addon, "namespace": cluster},
+            "status": {"conditions": [
+                cond("Configured", "True", "ConfigurationsConfigured", "Configurations configured"),
+                cond("Progressing", "False", "WaitingForManifestApplied",
+                     "Waiting for ManagedClusterAddOn ManifestApplied condition"),
+                cond("RegistrationApplied", "True", "SetPermissionApplied", "Registration of the addon agent is configured"),
+            ], "healthCheck": {"mode": "Customized"}, "namespace": f"{addon}"}}
 
 
 def mwrs(name: str, ns: str, *, applied: bool = True, total: int = 2) -> dict[str, Any]:
@@ -205,10 +217,10 @@ def test_unbound_cluster_set_placement_not_satisfied(dev: FederationSpec) -> Non
     result = st.evaluate(dev, snap, online(0), now=NOW)
     pool = by(result, "pools", "cpu")
     assert pool.health == "degraded"
-    assert "PlacementSatisfied=False (NoManagedClusterMatched: No valid ManagedClusterSetBindings found" in pool.summary
+    assert "PlacementSatisfied=False (NoManagedClusterSetBindings: No valid ManagedClusterSetBindings found" in pool.summary
     assert result.health == "degraded" and result.exit_code() == 1
     conds = {c["type"]: c for c in pool.details["conditions"]}
-    assert conds["PlacementSatisfied"]["reason"] == "NoManagedClusterMatched"
+    assert conds["PlacementSatisfied"]["reason"] == "NoManagedClusterSetBindings"
 
 
 def test_misconfigured_placement_names_ocms_reason(dev: FederationSpec) -> None:
@@ -236,6 +248,16 @@ def test_addon_per_cluster_with_reasons(dev: FederationSpec) -> None:
     snap.addons = [mca(addon, "dev-1", degraded="True"), mca(addon, "dev-2")]
     items = {i.name: i for i in st.evaluate(dev, snap, online(2), now=NOW).section("addon")}
     assert items["dev-1"].health == "degraded" and "Degraded=True (Degraded: SuperNode crash-looping)" in items["dev-1"].summary
+
+
+def test_addon_waiting_for_its_manifests(dev: FederationSpec) -> None:
+    snap = healthy_snapshot(dev)
+    addon = dev.distribution.ocm.addon_name
+    snap.addons = [waiting_mca(addon, "dev-1"), waiting_mca(addon, "dev-2")]
+    item = by(st.evaluate(dev, snap, online(2), now=NOW), "addon", "dev-1")
+    assert item.health == "degraded"
+    assert item.summary == ("dev-1: Available not reported yet; Progressing=False (WaitingForManifestApplied: "
+                            "Waiting for ManagedClusterAddOn ManifestApplied condition)")
 
 
 def test_clientapp_rollout(dev: FederationSpec) -> None:

@@ -12,10 +12,9 @@ import contextlib
 import os
 import socket
 import threading
-from collections.abc import Callable
-from functools import partial
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from federation.manifests import hub as hub_manifests
 from federation.manifests.common import Obj
@@ -68,70 +67,80 @@ def api_client(kubeconfig: Path | None, context: str | None) -> Any:
     return client.ApiClient(cfg)
 
 
-def _group_version(api_version: str) -> tuple[str, str]:
-    group, _, version = api_version.partition("/")
-    return group, version
+def _path(api_version: str, plural: str, name: str | None = None, namespace: str | None = None) -> str:
+    """The REST path of a collection or an object (``/api/v1/...`` for the core group, ``/apis/<gv>/...`` otherwise)."""
+    root = f"/api/{api_version}" if "/" not in api_version else f"/apis/{api_version}"
+    if namespace is not None:
+        root += f"/namespaces/{quote(namespace, safe='')}"
+    root += f"/{plural}"
+    return root + (f"/{quote(name, safe='')}" if name is not None else "")
 
 
 class _Reader:
-    """Reads objects, recording failures other than 404 in the snapshot; an unreachable hub raises HubError."""
+    """GETs objects as plain JSON through the client's REST layer (no typed models: the generated API classes
+    cost seconds to warm up), recording failures other than 404 in the snapshot; an unreachable hub raises."""
 
     def __init__(self, api: Any, snap: HubSnapshot) -> None:
         self.api = api
         self.snap = snap
 
-    def __call__(self, key: str, fetch: Callable[[], Any]) -> Any:
+    def __call__(self, key: str, path: str, query: list[tuple[str, str]] | None = None) -> Obj | None:
+        import json
+
         from kubernetes.client.exceptions import ApiException
         from urllib3.exceptions import HTTPError
 
         try:
-            return self.api.sanitize_for_serialization(fetch())
+            params = self.api.param_serialize(method="GET", resource_path=path, query_params=query or [],
+                                              header_params={"Accept": "application/json"},
+                                              auth_settings=["BearerToken"])
+            response = self.api.call_api(*params, _request_timeout=REQUEST_TIMEOUT)
+            response.read()
+            status = int(response.status)
+            body = response.data
         except ApiException as exc:
-            if exc.status == 404:
-                return None
-            self.snap.errors[key] = f"HTTP {exc.status} {exc.reason}".strip()
-            return None
+            status, body = int(exc.status or 0), exc.body
         except (HTTPError, OSError) as exc:
             host = getattr(self.api.configuration, "host", "?")
             raise HubError(f"cannot reach the hub API server {host}: {type(exc).__name__}: {exc}") from None
+        if status == 404:
+            return None
+        try:
+            doc = json.loads(body) if body else None
+        except ValueError:
+            doc = None
+        if status != 200 or not isinstance(doc, dict):
+            message = doc.get("message") if isinstance(doc, dict) else None
+            self.snap.errors[key] = f"HTTP {status}" + (f": {message}" if message else "")
+            return None
+        return doc
 
 
 def snapshot(api: Any, r: HubRefs) -> HubSnapshot:
     """Everything `status` evaluates, read live from the hub."""
-    from kubernetes import client
-
-    # Typed Any: the client's generated signatures do not fit keyword pass-through (`_request_timeout`).
-    apps: Any = client.AppsV1Api(api)
-    core: Any = client.CoreV1Api(api)
-    custom: Any = client.CustomObjectsApi(api)
     snap = HubSnapshot()
     read = _Reader(api, snap)
-    t: dict[str, Any] = {"_request_timeout": REQUEST_TIMEOUT}
     ns = r.namespace
     for name, _ in r.deployments:
-        snap.deployments[name] = read(f"Deployment {name}", partial(apps.read_namespaced_deployment, name, ns, **t))
-    snap.service = read(f"Service {r.service}", lambda: core.read_namespaced_service(r.service, ns, **t))
+        snap.deployments[name] = read(f"Deployment {name}", _path("apps/v1", "deployments", name, ns))
+    snap.service = read(f"Service {r.service}", _path("v1", "services", r.service, ns))
     if r.tls_secret is not None:
-        secret = read(f"Secret {r.tls_secret}", lambda: core.read_namespaced_secret(r.tls_secret, ns, **t))
-        snap.tls_secret = public_tls(secret)
-    pg, pv = _group_version(names.API_PLACEMENT)
+        snap.tls_secret = public_tls(read(f"Secret {r.tls_secret}", _path("v1", "secrets", r.tls_secret, ns)))
     for placement in r.placements.values():
-        snap.placements[placement] = read(f"Placement {placement}", partial(
-            custom.get_namespaced_custom_object, pg, pv, r.ocm_namespace, "placements", placement, **t))
-        listed = read(f"PlacementDecisions {placement}", partial(
-            custom.list_namespaced_custom_object, pg, pv, r.ocm_namespace, "placementdecisions",
-            label_selector=f"{PLACEMENT_LABEL}={placement}", **t))
+        snap.placements[placement] = read(f"Placement {placement}", _path(
+            names.API_PLACEMENT, "placements", placement, r.ocm_namespace))
+        listed = read(f"PlacementDecisions {placement}", _path(names.API_PLACEMENT, "placementdecisions",
+                                                               namespace=r.ocm_namespace),
+                      [("labelSelector", f"{PLACEMENT_LABEL}={placement}")])
         snap.decisions[placement] = list((listed or {}).get("items") or [])
-    ag, av = _group_version(names.API_ADDON)
-    snap.cluster_management_addon = read(f"ClusterManagementAddOn {r.addon}", lambda: custom.get_cluster_custom_object(
-        ag, av, "clustermanagementaddons", r.addon, **t))
-    mcas = read(f"ManagedClusterAddOns {r.addon}", lambda: custom.list_cluster_custom_object(
-        ag, av, "managedclusteraddons", field_selector=f"metadata.name={r.addon}", **t))
+    snap.cluster_management_addon = read(f"ClusterManagementAddOn {r.addon}", _path(
+        names.API_ADDON, "clustermanagementaddons", r.addon))
+    mcas = read(f"ManagedClusterAddOns {r.addon}", _path(names.API_ADDON, "managedclusteraddons"),
+                [("fieldSelector", f"metadata.name={r.addon}")])
     snap.addons = list((mcas or {}).get("items") or [])
-    wg, wv = _group_version(names.API_WORK)
     for mwrs in r.mwrs.values():
-        snap.mwrs[mwrs] = read(f"ManifestWorkReplicaSet {mwrs}", partial(
-            custom.get_namespaced_custom_object, wg, wv, r.ocm_namespace, "manifestworkreplicasets", mwrs, **t))
+        snap.mwrs[mwrs] = read(f"ManifestWorkReplicaSet {mwrs}", _path(
+            names.API_WORK, "manifestworkreplicasets", mwrs, r.ocm_namespace))
     return snap
 
 
@@ -149,13 +158,10 @@ def read_ca(api: Any, namespace: str, secret_name: str) -> str:
     import base64
 
     snap = HubSnapshot()
-    from kubernetes import client
-
-    core: Any = client.CoreV1Api(api)
-    secret = public_tls(_Reader(api, snap)(f"Secret {secret_name}", lambda: core.read_namespaced_secret(
-        secret_name, namespace, _request_timeout=REQUEST_TIMEOUT)))
-    if snap.errors:
-        raise HubError(f"cannot read Secret {namespace}/{secret_name}: {snap.errors[f'Secret {secret_name}']}")
+    key = f"Secret {secret_name}"
+    secret = public_tls(_Reader(api, snap)(key, _path("v1", "secrets", secret_name, namespace)))
+    if key in snap.errors:
+        raise HubError(f"cannot read Secret {namespace}/{secret_name}: {snap.errors[key]}")
     value = ((secret or {}).get("data") or {}).get(hub_manifests.CA_CERT_KEY)
     if value is None:
         raise HubError(f"Secret {namespace}/{secret_name} not found or without {hub_manifests.CA_CERT_KEY} "
@@ -165,12 +171,9 @@ def read_ca(api: Any, namespace: str, secret_name: str) -> str:
 
 def ready_pod(api: Any, namespace: str, selector: dict[str, str]) -> str:
     """The name of a Running, Ready pod matching `selector` (the SuperLink's); HubError when there is none."""
-    from kubernetes import client
-
     label_selector = ",".join(f"{k}={v}" for k, v in sorted(selector.items()))
     snap = HubSnapshot()
-    listed = _Reader(api, snap)("pods", lambda: client.CoreV1Api(api).list_namespaced_pod(
-        namespace, label_selector=label_selector, _request_timeout=REQUEST_TIMEOUT))
+    listed = _Reader(api, snap)("pods", _path("v1", "pods", namespace=namespace), [("labelSelector", label_selector)])
     if snap.errors:
         raise HubError(f"cannot list pods in {namespace}: {snap.errors['pods']}")
     for pod in (listed or {}).get("items") or []:
@@ -179,6 +182,22 @@ def ready_pod(api: Any, namespace: str, selector: dict[str, str]) -> str:
         if status.get("phase") == "Running" and ready and not (pod.get("metadata") or {}).get("deletionTimestamp"):
             return str(pod["metadata"]["name"])
     raise HubError(f"no Running and Ready SuperLink pod in {namespace} (selector {label_selector})")
+
+
+def _api_message(text: str) -> str:
+    """The API server's own words from an error text: the `message` of a Status object in it (a failed websocket
+    handshake carries the whole response), with its HTTP code; else the text on one line."""
+    import json
+    import re
+
+    for m in re.finditer(r"\{\"kind\":\"Status\".*?\}(?=\s*$|\s*\n)", text, re.S):
+        try:
+            status = json.loads(m.group(0))
+        except ValueError:
+            continue
+        if status.get("message"):
+            return f"{status['message']} (HTTP {status.get('code', '?')})"
+    return " ".join(text.split())[:500]
 
 
 class PortForward:
@@ -215,18 +234,21 @@ class PortForward:
         return f"127.0.0.1:{self.local_port}"
 
     def _open(self) -> Any:
-        from kubernetes import client
+        """One port-forward stream (a websocket to pods/<pod>/portforward), built from the REST layer directly:
+        the generated API method would cost seconds of warm-up and is not thread-safe under the stream helper."""
         from kubernetes.client.exceptions import ApiException
-        from kubernetes.stream import portforward
+        from kubernetes.stream import ws_client
 
         try:
-            return portforward(client.CoreV1Api(self.api).connect_get_namespaced_pod_portforward,
-                               self.pod, self.namespace, ports=str(self.port))
+            method, url, headers, _, _ = self.api.param_serialize(
+                method="GET", resource_path=_path("v1", "pods", self.pod, self.namespace) + "/portforward",
+                query_params=[("ports", str(self.port))], auth_settings=["BearerToken"])
+            call: Any = ws_client.portforward_call  # untyped
+            return call(self.api.configuration, method, url, headers=headers, _preload_content=False)
         except ApiException as exc:
-            reason = exc.reason or exc.body or exc.status
-            raise HubError(f"{self.description} failed: {reason}") from None
+            raise HubError(f"{self.description} failed: {_api_message(str(exc.reason or exc.body or exc.status))}") from None
         except Exception as exc:  # the websocket layer raises its own types
-            raise HubError(f"{self.description} failed: {type(exc).__name__}: {exc}") from None
+            raise HubError(f"{self.description} failed: {_api_message(f'{type(exc).__name__}: {exc}')}") from None
 
     def start(self) -> PortForward:
         """Check that the hub port-forwards to the pod, then listen and relay in a daemon thread."""

@@ -364,9 +364,12 @@ def _addon_items(r: HubRefs, snapshot: HubSnapshot, expected: Sequence[str]) -> 
         details["conditions"] = [_cond_json(c, t) for c, t in ((available, "Available"), (progressing, "Progressing"),
                                                                (degraded, "Degraded"))]
         problems = []
-        if available is None or available.get("status") != "True":
+        unavailable = available is None or available.get("status") != "True"
+        if unavailable:
             problems.append(_explain(available, "Available"))
-        if progressing is not None and progressing.get("status") == "True":
+        # Progressing=True is a rollout in flight; while the addon is not available, Progressing also says
+        # why (e.g. False/WaitingForManifestApplied: no work agent applied the ManifestWork yet).
+        if progressing is not None and (progressing.get("status") == "True" or unavailable):
             problems.append(_explain(progressing, "Progressing"))
         if degraded is not None and degraded.get("status") == "True":
             problems.append(_explain(degraded, "Degraded"))
