@@ -34,6 +34,7 @@ pytestmark = [pytest.mark.cluster, pytest.mark.timeout(1200)]
 
 STACK = "dev"
 NAME = "flower-status"
+NODE_PORT = 30810
 
 
 def wait_until(what: str, check: Callable[[], Any], timeout: float = 90) -> Any:
@@ -73,6 +74,7 @@ def test_status_and_connect_on_the_real_control_plane(project: Project, rig: Rig
     def rename(federation: dict[str, Any]) -> None:
         federation["name"] = NAME
         federation["hub"]["namespace"] = NAME
+        federation["hub"]["exposure"]["nodePort"] = NODE_PORT  # not the dev stack's, should both be up
 
     project.edit_federation(STACK, rename)
     spec = load_file(project.stack_file(STACK))
@@ -114,7 +116,7 @@ def test_status_and_connect_on_the_real_control_plane(project: Project, rig: Rig
         cert = item(doc, "superlink", "certificate")
         assert cert["health"] == "healthy" and cert["notAfter"] == not_after.isoformat().replace("+00:00", "Z")
         address = item(doc, "superlink", "address")
-        assert address["nodePorts"] == [30800] and address["declared"] == "superlink.dev.flower.example.com:30800"
+        assert address["nodePorts"] == [NODE_PORT] and address["declared"] == f"superlink.dev.flower.example.com:{NODE_PORT}"
         pool = item(doc, "pools", "cpu")
         assert pool["health"] == "healthy" and pool["selected"] == ["dev-1", "dev-2"], pool
         conds = {c["type"]: c for c in pool["conditions"]}
