@@ -129,7 +129,7 @@ def healthy_snapshot(spec: FederationSpec, clusters: tuple[str, ...] = ("dev-1",
                     "status": {"loadBalancer": {}}}
     assert r.tls_secret is not None
     snap.tls_secret = tls_secret(r.tls_secret, r.namespace, days=60)
-    for p in r.placements.values():
+    for p in [*r.placements.values(), *r.clientapp_placements.values()]:
         snap.placements[p] = placement(p, r.ocm_namespace, selected=len(clusters))
         snap.decisions[p] = [decision(p, r.ocm_namespace, list(clusters))]
     snap.cluster_management_addon = {"apiVersion": names.API_ADDON, "kind": "ClusterManagementAddOn",
@@ -162,7 +162,10 @@ def test_refs_are_the_objects_the_program_registers(dev: FederationSpec) -> None
     for o in planned:
         kinds.setdefault(o["kind"], set()).add((o["metadata"].get("namespace"), o["metadata"]["name"]))
     assert {n for ns, n in kinds["Deployment"] if ns == r.namespace} == {n for n, _ in r.deployments}
-    assert {(r.ocm_namespace, p) for p in r.placements.values()} <= kinds["Placement"]
+    assert {(r.ocm_namespace, p) for p in [*r.placements.values(), *r.clientapp_placements.values()]} == kinds["Placement"]
+    assert r.clientapp_placements == {"cpu": names.clientapp_placement_name(dev, dev.pools[0])}
+    mwrs_obj = next(o for o in planned if o["kind"] == "ManifestWorkReplicaSet")
+    assert [ref["name"] for ref in mwrs_obj["spec"]["placementRefs"]] == list(r.clientapp_placements.values())
     assert {(r.ocm_namespace, m) for m in r.mwrs.values()} == kinds["ManifestWorkReplicaSet"]
     assert {(None, r.addon)} == kinds["ClusterManagementAddOn"]
     assert (r.namespace, r.service) in kinds["Service"]
@@ -268,6 +271,18 @@ def test_clientapp_rollout(dev: FederationSpec) -> None:
     assert item.health == "degraded"
     assert "ManifestworkApplied=False (NotAsExpected)" in item.summary and "applied 0" in item.summary
     assert item.details["summary"]["total"] == 2
+
+
+def test_clientapp_placements_show_where_the_addon_is_available(dev: FederationSpec) -> None:
+    snap = healthy_snapshot(dev)
+    ca = names.clientapp_placement_name(dev, dev.pools[0])
+    snap.decisions[ca] = [decision(ca, dev.ocm_namespace, ["dev-2"])]
+    item = by(st.evaluate(dev, snap, online(2), now=NOW), "clientApps", "quickstart")
+    assert f"pool cpu: 1 cluster(s) with the addon available ({ca})" in item.summary
+    assert item.details["placements"][0]["selected"] == ["dev-2"]
+    del snap.placements[ca]
+    item = by(st.evaluate(dev, snap, online(2), now=NOW), "clientApps", "quickstart")
+    assert item.health == "degraded" and f"Placement {ca} not found" in item.summary
 
 
 def test_missing_objects_say_pulumi_up(dev: FederationSpec) -> None:

@@ -126,7 +126,7 @@ def snapshot(api: Any, r: HubRefs) -> HubSnapshot:
     snap.service = read(f"Service {r.service}", _path("v1", "services", r.service, ns))
     if r.tls_secret is not None:
         snap.tls_secret = public_tls(read(f"Secret {r.tls_secret}", _path("v1", "secrets", r.tls_secret, ns)))
-    for placement in r.placements.values():
+    for placement in [*r.placements.values(), *r.clientapp_placements.values()]:
         snap.placements[placement] = read(f"Placement {placement}", _path(
             names.API_PLACEMENT, "placements", placement, r.ocm_namespace))
         listed = read(f"PlacementDecisions {placement}", _path(names.API_PLACEMENT, "placementdecisions",

@@ -60,6 +60,11 @@ class HubRefs:
     placements: Mapping[str, str]
     #: ManifestWorkReplicaSet name of each ClientApp, in declaration order.
     mwrs: Mapping[str, str]
+    #: The ClientApp Placement of each pool a ClientApp targets (the MWRS's placementRefs: the pool's clusters
+    #: whose SuperNode addon is available).
+    clientapp_placements: Mapping[str, str] = field(default_factory=dict)
+    #: The pools of each ClientApp.
+    clientapp_pools: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 def refs(spec: FederationSpec) -> HubRefs:
@@ -83,6 +88,9 @@ def refs(spec: FederationSpec) -> HubRefs:
         addon=spec.distribution.ocm.addon_name,
         placements={p.name: names.placement_name(spec, p) for p in spec.pools},
         mwrs={a.name: names.mwrs_name(spec, a) for a in spec.client_apps},
+        clientapp_placements={p.name: names.clientapp_placement_name(spec, p) for p in spec.pools
+                              if any(p.name in a.pools for a in spec.client_apps)},
+        clientapp_pools={a.name: tuple(a.pools) for a in spec.client_apps},
     )
 
 
@@ -380,7 +388,7 @@ def _addon_items(r: HubRefs, snapshot: HubSnapshot, expected: Sequence[str]) -> 
     return items
 
 
-def _clientapp_item(app: str, name: str, snapshot: HubSnapshot) -> Item:
+def _clientapp_item(app: str, name: str, snapshot: HubSnapshot, targets: Sequence[tuple[str, str]]) -> Item:
     details: dict[str, Any] = {"kind": "ManifestWorkReplicaSet", "manifestWorkReplicaSet": name}
     error = _unknown_read(snapshot, f"ManifestWorkReplicaSet {name}")
     if error is not None:
@@ -398,6 +406,18 @@ def _clientapp_item(app: str, name: str, snapshot: HubSnapshot) -> Item:
     problems = [_explain(c, t) for t, c in conds.items() if c is None or c.get("status") != "True"]
     if int(summary_counts.get("degraded") or 0):
         problems.append(f"{summary_counts['degraded']} ManifestWork(s) degraded")
+    placements = []
+    for pool, placement in targets:
+        obj = snapshot.placements.get(placement)
+        selected = _selected(snapshot, placement)
+        placements.append({"pool": pool, "placement": placement, "found": obj is not None, "selected": selected,
+                           "conditions": [_cond_json(condition(obj, t), t)
+                                          for t in ("PlacementMisconfigured", "PlacementSatisfied")]})
+        if obj is None and _unknown_read(snapshot, f"Placement {placement}") is None:
+            problems.append(_missing("Placement", placement))
+        else:
+            head += f"; pool {pool}: {len(selected)} cluster(s) with the addon available ({placement})"
+    details["placements"] = placements
     if problems:
         return Item("clientApps", app, "degraded", f"{head}; " + "; ".join(problems), details)
     return Item("clientApps", app, "healthy", head, details)
@@ -446,7 +466,9 @@ def evaluate(spec: FederationSpec, snapshot: HubSnapshot, control: ControlView, 
     items += _flower_items(spec, control, expected_nodes)
     items += pools
     items += _addon_items(r, snapshot, selected)
-    items += [_clientapp_item(app, name, snapshot) for app, name in r.mwrs.items()]
+    items += [_clientapp_item(app, name, snapshot, [(p, r.clientapp_placements[p]) for p in r.clientapp_pools.get(app, ())
+                                                    if p in r.clientapp_placements])
+              for app, name in r.mwrs.items()]
     return FederationStatus(spec.name, spec.hub.namespace, now, tuple(items))
 
 
