@@ -12,6 +12,10 @@ Fleet proxy) in its own network namespace. `pulumi up` of e2e_stack.yaml (real e
 - `flwr supernode list` (through the rig's port-forward to the SuperLink's Control API) shows one
   online SuperNode per spoke;
 - `flwr run` of examples/quickstart-numpy completes 2 rounds;
+- the SuperLink pod deleted: the new pod comes back with the runs in its PVC's state, the SuperNodes
+  reconnect and the next run completes;
+- a spoke moved out of the pool's cluster set loses its SuperNode, and gains it back when moved in,
+  without `pulumi up`;
 - `pulumi destroy` stops every pod and removes everything, on the hub and on the spokes.
 
 `make e2e-cluster` runs it. It needs root (network namespaces), the rig built (`make rig`) and nginx.
