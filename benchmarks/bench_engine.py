@@ -90,7 +90,7 @@ def pulumi(d: Path, env: dict[str, str], *args: str) -> dict[str, float]:
 
 
 def measure(sizes: list[int], pairs: int, up: bool) -> Report:
-    from benchmarks.bench_program import fair_source
+    from benchmarks.bench_program import fair_module
     from federation.loading import parse_spec
 
     if missing():
@@ -108,7 +108,7 @@ def measure(sizes: list[int], pairs: int, up: bool) -> Report:
             env = _env(rig_dir / "env")
             for size in sizes:
                 data = declaration(size)
-                fair = fair_source(parse_spec(data)) + "\nprogram()\n"
+                fair = fair_module(parse_spec(data))
                 dirs = {"ours": project(root / str(size), "ours", OURS, data),
                         "fair": project(root / str(size), "fair", fair, data)}
                 for d in dirs.values():

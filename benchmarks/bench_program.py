@@ -274,9 +274,14 @@ def fair_source(spec: Any) -> str:
 
     # The addon: a template (with the CA) and a config per pool; the CMA after all of them and the Placements.
     address = ocm.superlink_address(spec)
+    if tls:  # what the SuperNodes trust (the CA and hub.tls.additionalCaCertificates) and its checksum
+        emit("ca_trust = cert.ca_cert_pem.apply(ca_bundle)")
+        emit("ca_sum = ca_trust.apply(ca_checksum)")
     for i, pool in enumerate(spec.pools):
-        custom(f"t{i}", f"fl-addon-template-{pool.name}",
-               ocm.addon_template(spec, pool, _expr("cert.ca_cert_pem") if tls else None), opts(replace=["spec.addonName"]))
+        template = ocm.addon_template(spec, pool, _expr("ca_trust") if tls else None)
+        if tls:
+            _replace_leaf(template, getattr(ocm, "CA_CHECKSUM_PLACEHOLDER", None), _expr("ca_sum"))
+        custom(f"t{i}", f"fl-addon-template-{pool.name}", template, opts(replace=["spec.addonName"]))
         custom(f"c{i}", f"fl-addon-config-{pool.name}", ocm.deployment_config(spec, pool, address), opts())
     cma = ocm.cluster_management_addon(spec)
     pool_of = {ocm.placement_name(spec, p): p.name for p in spec.pools}
@@ -296,16 +301,46 @@ def fair_source(spec: Any) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _fair_program(source: str) -> Any:
+def fair_module(spec: Any) -> str:
+    """The fair program as a stand-alone Pulumi program file (`__main__.py`), for the real engine.
+
+    Reads `declaration.json` only for the trust bundle's extra CAs (`ocm.ca_bundle` needs the spec).
+    """
+    header = (
+        "import functools\nimport json\nfrom pathlib import Path\n\nimport pulumi\nimport pulumi_kubernetes as k8s\n\n"
+        "from components.keys import SharedSecret, SuperLinkCertificate\nfrom federation.loading import parse_spec\n"
+        "from federation.manifests import ocm\nfrom federation.manifests.hub import tls_checksum\n\n"
+        "ca_checksum = ocm.ca_checksum\n"
+        "ca_bundle = functools.partial(ocm.ca_bundle, parse_spec(json.loads(Path('declaration.json').read_text())))\n\n\n"
+    )
+    return header + fair_source(spec) + "\n\nprogram()\n"
+
+
+def _replace_leaf(obj: Any, old: Any, new: Any) -> None:
+    """Replace every leaf equal to `old` by `new`, in place."""
+    items = obj.items() if isinstance(obj, dict) else enumerate(obj) if isinstance(obj, list) else ()
+    for key, value in list(items):
+        if old is not None and value == old:
+            obj[key] = new
+        elif isinstance(value, dict | list):
+            _replace_leaf(value, old, new)
+
+
+def _fair_program(source: str, spec: Any) -> Any:
     """The program function of `source` (compiled here, at set-up)."""
+    import functools
+
     import pulumi
     import pulumi_kubernetes as k8s
 
     from components.keys import SharedSecret, SuperLinkCertificate
+    from federation.manifests import ocm
     from federation.manifests.hub import tls_checksum
 
+    # The helpers a hand-written program would spell out itself: the trust bundle text and its checksum.
     namespace: dict[str, Any] = {"pulumi": pulumi, "k8s": k8s, "SuperLinkCertificate": SuperLinkCertificate,
-                                 "SharedSecret": SharedSecret, "tls_checksum": tls_checksum}
+                                 "SharedSecret": SharedSecret, "tls_checksum": tls_checksum,
+                                 "ca_bundle": functools.partial(ocm.ca_bundle, spec), "ca_checksum": ocm.ca_checksum}
     exec(compile(source, "<fair hand-written program>", "exec"), namespace)  # noqa: S102 - our own generated program
     return namespace["program"]
 
@@ -402,7 +437,7 @@ def evaluate(which: str, pools: int, *, gc_mode: str = "normal", profile: Path |
         if material is not None:
             material.write_text(json.dumps([cert, secret]))
     naive = _naive_objects(spec, cert, secret) if which == "naive" else []
-    fair = _fair_program(fair_source(spec)) if which == "fair" else None
+    fair = _fair_program(fair_source(spec), spec) if which == "fair" else None
 
     # Warm-up: a tiny unrelated program (first-program costs of the SDK), untimed.
     warm, warm_monitor = _mocks()

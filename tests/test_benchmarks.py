@@ -86,16 +86,24 @@ def test_bench_local_arguments() -> None:
     assert bench_local.ours_argv(2)[-4:] == ["--stack", "dev", "--rounds", "2"]
 
 
-def test_bench_engine_projects(tmp_path: Path) -> None:
+def test_bench_engine_projects(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # The rig is not started here (the cluster suite does that); the two projects must be valid programs.
     from benchmarks.common import declaration
     from federation.loading import parse_spec
 
     data = declaration(2)
-    fair = bench_program.fair_source(parse_spec(data)) + "\nprogram()\n"
+    fair = bench_program.fair_module(parse_spec(data))
     for name, program in (("ours", bench_engine.OURS), ("fair", fair)):
         d = bench_engine.project(tmp_path, name, program, data)
         compile((d / "__main__.py").read_text(), str(d / "__main__.py"), "exec")
+        names = {n for n in ("pulumi", "k8s", "SuperLinkCertificate", "SharedSecret", "ca_bundle", "ca_checksum",
+                             "tls_checksum") if n in (d / "__main__.py").read_text()}
+        if name == "fair":  # a stand-alone program: every name it uses is imported or defined in it
+            monkeypatch.chdir(d)
+            namespace: dict = {"__name__": "bench"}
+            module = compile((d / "__main__.py").read_text().replace("\nprogram()\n", "\n"), "fair", "exec")
+            exec(module, namespace)  # noqa: S102 - the generated program, without its call
+            assert names <= set(namespace) and callable(namespace["program"])
         assert "runtime:" in (d / "Pulumi.yaml").read_text() and (d / "venv" / "bin" / "python").exists()
         assert json.loads((d / "declaration.json").read_text()) == data
 
