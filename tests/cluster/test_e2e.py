@@ -61,6 +61,14 @@ def wait(what: str, check: Callable[[], Any], timeout: float, every: float = 2.0
     raise AssertionError(f"{what}: not reached after {timeout:.0f}s (last: {str(last)[:1500]})")
 
 
+class State:
+    """What the ordered tests of this module hand on to each other."""
+
+    up = False
+    forward: subprocess.Popen[str] | None = None
+    flwr_home: Path | None = None
+
+
 @pytest.fixture(scope="module")
 def e2e_rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
     missing = missing_rig_binaries()
@@ -84,6 +92,9 @@ def e2e_rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
         print(f"[e2e] rig with spokes {', '.join(SPOKES)} up in {time.monotonic() - started:.0f}s", flush=True)
         yield Rig(d, read_env(d / "env"))
     finally:
+        if State.forward is not None and State.forward.poll() is None:
+            State.forward.terminate()
+            State.forward.wait(10)
         subprocess.run([str(RIG), "down", str(d)], capture_output=True, text=True, timeout=180, check=False)
 
 
@@ -95,14 +106,6 @@ def e2e_project(e2e_rig: Rig, tmp_path_factory: pytest.TempPathFactory) -> Proje
     project = Project(root, e2e_rig)
     project.init(STACK)
     return project
-
-
-class State:
-    """What the ordered tests of this module hand on to each other."""
-
-    up = False
-    forward: subprocess.Popen[str] | None = None
-    flwr_home: Path | None = None
 
 
 def deployment_available(rig: Rig, context: str, namespace: str, name: str) -> bool:
