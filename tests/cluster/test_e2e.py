@@ -23,6 +23,7 @@ Fleet proxy) in its own network namespace. `pulumi up` of e2e_stack.yaml (real e
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -130,6 +131,52 @@ def flwr(*args: str, home: Path, timeout: float = 120) -> subprocess.CompletedPr
            "PYTHONDONTWRITEBYTECODE": "1", "PATH": f"{REPO / '.venv' / 'bin'}:{os.environ.get('PATH', '')}"}
     return subprocess.run([str(REPO / ".venv" / "bin" / "flwr"), *args], env=env, capture_output=True, text=True,
                           timeout=timeout, check=False, cwd=home)
+
+
+def test_pod_runner_container_sandbox(tmp_path: Path) -> None:
+    """rig/podexec.py as the runner uses it: own netns and mount namespace, volumes bind-mounted, the pod's user."""
+    import sys
+
+    sys.path.insert(0, str(REPO / "rig"))
+    import podrunner
+
+    if os.geteuid() != 0:
+        pytest.fail("needs root: network and mount namespaces")
+    net = podrunner.Network({"bridge": "ffbe2etest", "cidr": "172.30.254.0/24", "gateway": "172.30.254.1",
+                             "prefix": "ffe2t"})
+    net.setup()
+    netns = "ffe2t-sandbox01"
+    try:
+        ip = net.alloc()
+        net.add_pod(netns, ip)
+        secret, scratch = tmp_path / "secret", tmp_path / "tmp"
+        secret.mkdir()
+        scratch.mkdir(mode=0o777)
+        scratch.chmod(0o777)
+        (secret / "ca.crt").write_text("pem\n")
+        os.chown(secret / "ca.crt", 0, 49999)
+        (secret / "ca.crt").chmod(0o440)
+        probe = ("import os, socket; print(os.getuid(), os.getgid(), sorted(os.getgroups()), socket.gethostname(), "
+                 "open('/etc/rig-e2e/ca.crt').read().strip(), flush=True); open('/tmp/written', 'w').write('x'); "
+                 "open('/etc/rig-e2e/nope', 'w')")
+        spec = {"mounts": [{"src": str(scratch), "dst": "/tmp", "readOnly": False},
+                           {"src": str(secret), "dst": "/etc/rig-e2e", "readOnly": True}],
+                "uid": 49999, "gid": 49999, "groups": [49999], "hostname": "sandbox-pod", "cwd": "/",
+                "expose": [os.path.realpath(REPO / ".venv" / "bin" / "python")],
+                "env": {"PATH": f"{REPO / '.venv' / 'bin'}:/usr/bin:/bin"}, "argv": ["python", "-c", probe]}
+        (tmp_path / "spec.json").write_text(json.dumps(spec))
+        res = subprocess.run(["ip", "netns", "exec", netns, "unshare", "--mount", "--uts", "--propagation", "private",
+                              "--", sys.executable, str(podrunner.PODEXEC), str(tmp_path / "spec.json")],
+                             capture_output=True, text=True, timeout=60, check=False)
+        assert res.stdout.split() == ["49999", "49999", "[49999]", "sandbox-pod", "pem"], res.stdout + res.stderr
+        assert "Read-only file system" in res.stderr  # readOnly volume mounts are read-only
+        assert (scratch / "written").stat().st_uid == 49999  # the emptyDir-like mount got the write
+        assert not Path("/etc/rig-e2e/ca.crt").exists()  # mounts exist in the container's namespace only
+    finally:
+        net.del_pod(netns)
+        net.cleanup()
+        with contextlib.suppress(OSError):
+            Path("/etc/rig-e2e").rmdir()
 
 
 def test_pulumi_up_runs_every_pod_for_real(e2e_rig: Rig, e2e_project: Project) -> None:
