@@ -198,10 +198,11 @@ def test_pulumi_up_runs_every_pod_for_real(e2e_rig: Rig, e2e_project: Project) -
           flush=True)
     # OCM saw it too: the ManifestWorks in each cluster namespace are Applied and Available
     custom = e2e_rig.custom("hub-e2e")
+    addon = e2e_project.outputs(STACK)["addonName"]
     for spoke in SPOKES:
         works = custom.list_namespaced_custom_object("work.open-cluster-management.io", "v1", spoke, "manifestworks")
         names = sorted(w["metadata"]["name"] for w in works["items"])
-        assert any(n.startswith("addon-flower-supernode-deploy") for n in names), names
+        assert any(n.startswith(f"addon-{addon}-deploy") for n in names), names
         for w in works["items"]:
             conds = {c["type"]: c["status"] for c in w.get("status", {}).get("conditions", [])}
             assert conds.get("Applied") == "True" and conds.get("Available") == "True", (spoke, w["metadata"]["name"],
