@@ -8,7 +8,8 @@ Fleet proxy) in its own network namespace. `pulumi up` of e2e_stack.yaml (real e
 
 - the hub Deployments (SuperLink, ServerApp SuperExec, Fleet proxy) and on each spoke the SuperNode
   (from the addon manager's ManifestWork) and ClientApp SuperExec (from the ManifestWorkReplicaSet)
-  Deployments are Available, their pods Ready on the runner's nodes;
+  Deployments are Available, their pods Ready on the runner's nodes (found by the federation's labels,
+  whatever agent namespace the addon uses);
 - `flwr supernode list` (through the rig's port-forward to the SuperLink's Control API) shows one
   online SuperNode per spoke;
 - `flwr run` of examples/quickstart-numpy completes 2 rounds;
@@ -122,6 +123,23 @@ def deployment_available(rig: Rig, context: str, namespace: str, name: str) -> b
     return conds.get("Available") == "True" and (dep.status.ready_replicas or 0) >= 1
 
 
+def spoke_deployments(rig: Rig, spoke: str, component: str) -> list[Any]:
+    """The federation's Deployments of COMPONENT (supernode, clientapp) on SPOKE, whatever namespace the addon uses."""
+    sel = f"app.kubernetes.io/instance={NAME},app.kubernetes.io/component={component}"
+    return list(rig.apps(f"spoke-{spoke}").list_deployment_for_all_namespaces(label_selector=sel).items)
+
+
+def spoke_available(rig: Rig, spoke: str, component: str) -> bool:
+    deps = spoke_deployments(rig, spoke, component)
+    return bool(deps) and all(deployment_available(rig, f"spoke-{spoke}", d.metadata.namespace, d.metadata.name)
+                              for d in deps)
+
+
+def spoke_pods(rig: Rig, spoke: str, component: str) -> list[Any]:
+    sel = f"app.kubernetes.io/instance={NAME},app.kubernetes.io/component={component}"
+    return list(rig.core(f"spoke-{spoke}").list_pod_for_all_namespaces(label_selector=sel).items)
+
+
 def pods(rig: Rig, context: str, namespace: str) -> list[Any]:
     return list(rig.core(context).list_namespaced_pod(namespace).items)
 
@@ -189,11 +207,12 @@ def test_pulumi_up_runs_every_pod_for_real(e2e_rig: Rig, e2e_project: Project) -
     for p in pods(e2e_rig, "hub-e2e", HUB_NS):
         assert p.spec.node_name == "flower-rig-hub", (p.metadata.name, p.spec.node_name)
     for spoke in SPOKES:
-        for dep in ("flower-supernode", "flower-clientapp-quickstart"):
-            wait(f"{spoke}: Deployment flower/{dep} Available",
-                 lambda spoke=spoke, dep=dep: deployment_available(e2e_rig, f"spoke-{spoke}", "flower", dep), 420)
-        running = [p for p in pods(e2e_rig, f"spoke-{spoke}", "flower") if p.status.phase == "Running"]
-        assert {p.spec.node_name for p in running} == {f"flower-rig-{spoke}"}
+        for component in ("supernode", "clientapp"):
+            wait(f"{spoke}: the {component} Deployment Available",
+                 lambda spoke=spoke, component=component: spoke_available(e2e_rig, spoke, component), 420)
+        running = [p for c in ("supernode", "clientapp") for p in spoke_pods(e2e_rig, spoke, c)
+                   if p.status.phase == "Running"]
+        assert len(running) == 2 and {p.spec.node_name for p in running} == {f"flower-rig-{spoke}"}, running
     print(f"[e2e] every Deployment Available on the hub and both spokes after {time.monotonic() - started:.0f}s",
           flush=True)
     # OCM saw it too: the ManifestWorks in each cluster namespace are Applied and Available
@@ -308,15 +327,13 @@ def test_pool_follows_the_placement_without_pulumi_up(e2e_rig: Rig) -> None:
 
     move(SPOKES[1], "e2e-parked")  # no longer matches the pool's selection (cluster set e2e)
     started = time.monotonic()
-    wait(f"{SPOKES[1]} loses its SuperNode Deployment", lambda: not deployment_available(
-        e2e_rig, f"spoke-{SPOKES[1]}", "flower", "flower-supernode") and not [
-        p for p in pods(e2e_rig, f"spoke-{SPOKES[1]}", "flower") if "supernode" in p.metadata.name], 240)
+    wait(f"{SPOKES[1]} loses its SuperNode Deployment and pod", lambda: not spoke_deployments(
+        e2e_rig, SPOKES[1], "supernode") and not spoke_pods(e2e_rig, SPOKES[1], "supernode"), 240)
     wait("one SuperNode online", lambda: online_supernodes(home) == 1, 180, every=3)
     print(f"[e2e] {SPOKES[1]} left the pool in {time.monotonic() - started:.0f}s", flush=True)
     move(SPOKES[1], "e2e")  # matches again
     started = time.monotonic()
-    wait(f"{SPOKES[1]} gains its SuperNode back", lambda: deployment_available(
-        e2e_rig, f"spoke-{SPOKES[1]}", "flower", "flower-supernode"), 300)
+    wait(f"{SPOKES[1]} gains its SuperNode back", lambda: spoke_available(e2e_rig, SPOKES[1], "supernode"), 300)
     wait("two SuperNodes online", lambda: online_supernodes(home) == len(SPOKES), 240, every=3)
     print(f"[e2e] {SPOKES[1]} rejoined the pool in {time.monotonic() - started:.0f}s", flush=True)
 
