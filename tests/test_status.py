@@ -248,6 +248,8 @@ def test_addon_per_cluster_with_reasons(dev: FederationSpec) -> None:
     assert "Progressing=True (WaitingForManifestApplied: work is not applied)" in items["dev-1"].summary
     assert items["dev-2"].health == "degraded" and "no ManagedClusterAddOn" in items["dev-2"].summary
     assert items["dev-9"].health == "healthy" and items["dev-9"].details["selected"] is False
+    assert items[addon].health == "healthy" and items[addon].details["clusters"] == ["dev-1", "dev-9"]
+    assert items[addon].summary == f"ClusterManagementAddOn {addon}: on 2 cluster(s)"
     snap.addons = [mca(addon, "dev-1", degraded="True"), mca(addon, "dev-2")]
     items = {i.name: i for i in st.evaluate(dev, snap, online(2), now=NOW).section("addon")}
     assert items["dev-1"].health == "degraded" and "Degraded=True (Degraded: SuperNode crash-looping)" in items["dev-1"].summary

@@ -361,6 +361,9 @@ def _addon_items(r: HubRefs, snapshot: HubSnapshot, expected: Sequence[str]) -> 
         items.append(Item("addon", r.addon, "degraded", _missing("ClusterManagementAddOn", r.addon),
                           {"kind": "ClusterManagementAddOn"}))
     by_cluster = {(m.get("metadata") or {}).get("namespace", ""): m for m in snapshot.addons}
+    if snapshot.cluster_management_addon is not None:
+        items.append(Item("addon", r.addon, "healthy", f"ClusterManagementAddOn {r.addon}: on {len(by_cluster)} cluster(s)",
+                          {"kind": "ClusterManagementAddOn", "clusters": sorted(by_cluster)}))
     for cluster in sorted(set(by_cluster) | set(expected)):
         mca = by_cluster.get(cluster)
         details: dict[str, Any] = {"kind": "ManagedClusterAddOn", "cluster": cluster, "selected": cluster in expected}
