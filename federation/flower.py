@@ -404,6 +404,18 @@ class TaskExecutor:
     writable_paths: tuple[str, ...]
 
 
+def task_argv(command: str, runtime_api_address: str, *, root_certificates: bool = False) -> tuple[str, ...]:
+    """The command line Flower's Kubernetes executor gives a task pod (it builds it itself: for previews and checks).
+
+    `command` is one of :data:`TASK_COMMANDS`; the token (and CA) come from the task's `<pod>-appio` Secret.
+    """
+    argv = [command, "--runtime-api-address", runtime_api_address,
+            "--token-file", str(PurePosixPath(APPIO_MOUNT_PATH) / "token")]
+    if root_certificates:
+        argv += ["--root-certificates", str(PurePosixPath(APPIO_MOUNT_PATH) / "ca.crt")]
+    return tuple(argv)
+
+
 def task_executor(layout: Layout, *, dependency_installation: bool = False) -> TaskExecutor:
     """The environment of a task pod (FLWR_HOME, HOME, telemetry and update check off) and its scratch dirs."""
     return TaskExecutor(env=environment(layout, dependency_installation=dependency_installation),

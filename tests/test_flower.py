@@ -416,3 +416,16 @@ def test_appio_mount_path_is_flowers() -> None:
     from flwr.supercore.constant import TASK_TYPE_TO_COMMAND, TaskType
 
     assert {TASK_TYPE_TO_COMMAND[TaskType.SERVER_APP], TASK_TYPE_TO_COMMAND[TaskType.CLIENT_APP]} == set(flower.TASK_COMMANDS)
+
+
+def test_task_argv_is_what_flowers_executor_builds() -> None:
+    from flwr.supercore.constant import TaskType
+    from flwr.supercore.superexec.executor import kubernetes_executor as k
+    from flwr.supercore.superexec.executor.types import ExecutionSpec
+
+    for tls in (False, True):
+        spec = ExecutionSpec(task_type=TaskType.SERVER_APP, runtime_api_address="api.ns.svc:9093", token="t",
+                             insecure=False, root_certificates_path=None, runtime_dependency_install=False,
+                             parent_pid=None, suppress_output=False, task_id=1)
+        expected = k._taskexecutor_args(spec, "PEM" if tls else None)
+        assert flower.task_argv("flwr-serverapp", "api.ns.svc:9093", root_certificates=tls) == ("flwr-serverapp", *expected)

@@ -40,7 +40,6 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import PurePosixPath
 from typing import Any
 
 import yaml
@@ -337,9 +336,8 @@ def task_pod(config: Mapping[str, Any], *, name: str = "flwr-taskexecutor-1-prev
     The task's own values (name, Runtime API address, token Secret) are placeholders.
     """
     appio = "appio-credentials"
-    ctr: Obj = {"name": "taskexecutor", "image": config.get("image"), "command": [command],
-                "args": ["--runtime-api-address", "runtime:0", "--token-file",
-                         str(PurePosixPath(flower.APPIO_MOUNT_PATH) / "token")],
+    argv = flower.task_argv(command, "runtime:0")
+    ctr: Obj = {"name": "taskexecutor", "image": config.get("image"), "command": [argv[0]], "args": list(argv[1:]),
                 "volumeMounts": [{"name": appio, "mountPath": flower.APPIO_MOUNT_PATH, "readOnly": True},
                                  *(config.get("volume-mounts") or [])]}
     for key, target in (("image-pull-policy", "imagePullPolicy"), ("resources", "resources"), ("env", "env"),
