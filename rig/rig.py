@@ -916,10 +916,10 @@ def main(argv: list[str]) -> int:
         if a.cmd == "up":
             for n in a.spokes:
                 if not re.fullmatch(r"[a-z0-9]([-a-z0-9]{0,30}[a-z0-9])?", n):
-                    raise RigError(f"--spoke {n!r}: not a DNS label of at most 32 characters")
+                    ap.error(f"--spoke {n!r}: not a DNS label of at most 32 characters")
             for img in a.images:
                 if "=" not in img or img.split("=", 1)[1] not in ("flwr", "nginx"):
-                    raise RigError(f"--image {img!r}: expected PREFIX=flwr or PREFIX=nginx")
+                    ap.error(f"--image {img!r}: expected PREFIX=flwr or PREFIX=nginx")
             up(a.dir, a.contexts or DEFAULT_CONTEXTS, a.apiserver_port, a.etcd_port,
                not a.no_webhook, a.storage_classes or ["standard"], a.spokes, a.pod_namespaces, a.images)
         elif a.cmd == "clusters":
