@@ -376,6 +376,17 @@ class PodWorker(threading.Thread):
     def where(self) -> str:
         return f"{self.agent.name}:{self.ns}/{self.pname}"
 
+    def terminal(self) -> str | None:
+        """Succeeded/Failed once a pod that is not restartPolicy Always has nothing left to run."""
+        if self.pod["spec"].get("restartPolicy", "Always") == "Always":
+            return None
+        code = lambda c: (c.last_state.get("terminated") or {}).get("exitCode", 0)  # noqa: E731
+        if any(c.done and code(c) != 0 for c in self.inits):
+            return "Failed"
+        if all(c.done for c in self.inits) and all(c.done for c in self.mains):
+            return "Succeeded" if all(code(c) == 0 for c in self.mains) else "Failed"
+        return None
+
     def loop(self) -> None:
         while not self.stop_ev.is_set():
             pending = [c for c in self.inits if not c.done]
@@ -385,6 +396,9 @@ class PodWorker(threading.Thread):
                 for c in self.mains:
                     self.step_main(c)
             self.write_status()
+            if self.terminal():
+                log(f"{self.where()}: {self.terminal()}")
+                return  # the sandbox goes; the pod object stays until it is deleted
             self.stop_ev.wait(0.5)
 
     def step_init(self, c: Container) -> None:
@@ -402,6 +416,8 @@ class PodWorker(threading.Thread):
             log(f"{self.where()}: init container {c.name} completed")
 
     def step_main(self, c: Container) -> None:
+        if c.done:
+            return
         if c.proc is None:
             if time.monotonic() >= c.backoff_until:
                 self.start_container(c)
@@ -809,14 +825,14 @@ class PodWorker(threading.Thread):
         if c.proc is not None:
             st["state"] = {"running": {"startedAt": c.started_at}}
             st["containerID"] = f"rig://{c.proc.pid}"
-        elif c.init and c.done:
+        elif c.done:
             st["state"] = c.last_state
         elif c.waiting:
             msg = self.mount_msg if self.mount_msg else c.waiting[1]
             st["state"] = {"waiting": {"reason": c.waiting[0], **({"message": msg} if msg else {})}}
         else:
             st["state"] = c.last_state or {"waiting": {"reason": "ContainerCreating"}}
-        if c.last_state and not (c.init and c.done):
+        if c.last_state and not c.done:
             st["lastState"] = c.last_state
         return st
 
@@ -832,8 +848,11 @@ class PodWorker(threading.Thread):
         initialized = all(c.done for c in self.inits)
         running = initialized and all(c.proc is not None for c in self.mains)
         ready = running and all(c.ready for c in self.mains)
+        phase = self.terminal() or ("Running" if running else "Pending")
+        if phase in ("Succeeded", "Failed"):
+            ready = False
         status = {
-            "phase": "Running" if running else "Pending",
+            "phase": phase,
             "hostIP": self.agent.net.gateway, "hostIPs": [{"ip": self.agent.net.gateway}],
             "podIP": self.ip or None, "podIPs": [{"ip": self.ip}] if self.ip else None,
             "startTime": self.start_time,
