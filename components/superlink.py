@@ -34,18 +34,22 @@ _KINDS: dict[tuple[str, str], Any] = {
     ("apps/v1", "Deployment"): k8s.apps.v1.Deployment,
     ("networking.k8s.io/v1", "NetworkPolicy"): k8s.networking.v1.NetworkPolicy,
     ("policy/v1", "PodDisruptionBudget"): k8s.policy.v1.PodDisruptionBudget,
+    ("rbac.authorization.k8s.io/v1", "Role"): k8s.rbac.v1.Role,  # task pods (hub.superexec.taskPods)
+    ("rbac.authorization.k8s.io/v1", "RoleBinding"): k8s.rbac.v1.RoleBinding,
 }
 #: Top-level fields besides apiVersion/kind/metadata, as typed-constructor keyword arguments.
 _FIELDS = {"spec": "spec", "type": "type", "stringData": "string_data", "data": "data",
-           "automountServiceAccountToken": "automount_service_account_token"}
+           "automountServiceAccountToken": "automount_service_account_token", "rules": "rules",
+           "roleRef": "role_ref", "subjects": "subjects", "imagePullSecrets": "image_pull_secrets"}
 #: Immutable fields: a change must replace the object (the provider cannot know this for every kind).
 REPLACE_ON_CHANGES: dict[str, list[str]] = {
     "Deployment": ["spec.selector"],
     "PersistentVolumeClaim": ["spec.storageClassName", "spec.accessModes"],
     "Secret": ["type"],
+    "RoleBinding": ["roleRef"],
 }
 #: Kinds a SuperLink/SuperExec/proxy pod needs before it can start (it mounts Secrets, ConfigMaps, the PVC).
-_POD_PREREQUISITES = ("ServiceAccount", "Secret", "ConfigMap", "PersistentVolumeClaim")
+_POD_PREREQUISITES = ("ServiceAccount", "Secret", "ConfigMap", "PersistentVolumeClaim", "Role", "RoleBinding")
 
 
 class SuperLinkArgs(TypedDict, total=False):
@@ -181,21 +185,23 @@ class SuperLink(pulumi.ComponentResource):
             secret_value: pulumi.Output[str] = pulumi.Output.secret(shared.secret)
             material["superexec_secret"] = secret_value
 
-        namespace_res: pulumi.CustomResource | None = None
+        # Each object waits for the Namespace it lives in (the hub's, or the task pods' one).
+        namespaces: dict[str, pulumi.CustomResource] = {}
         prerequisites: list[pulumi.Resource] = []
         # The component's own depends_on (e.g. a namespace the caller created) reaches every object.
         inherited = depends_on_list(opts)
         for obj in hub.hub_objects(spec, tls_material=HubSecrets(**material)):
             kind = obj["kind"]
             depends_on: list[pulumi.Resource] = [*inherited]
-            if namespace_res is not None:
-                depends_on.append(namespace_res)
+            own = namespaces.get(obj["metadata"].get("namespace", ""))
+            if own is not None:
+                depends_on.append(own)
             if kind == "Deployment":
                 depends_on += prerequisites
             res = self._register(name, obj, depends_on)
             self.resources[f"{kind}/{obj['metadata']['name']}"] = res
             if kind == "Namespace":
-                namespace_res = res
+                namespaces[obj["metadata"]["name"]] = res
             elif kind in _POD_PREREQUISITES:
                 prerequisites.append(res)
 

@@ -171,7 +171,8 @@ def render(
     try:
         material = planning.generate_material(spec) if include_secrets else None
         objs = planning.planned_objects(spec, material=material, ca_certificate=ca_pem)
-        files = rendering.render_files(objs)
+        required = planning.omitted_secrets(spec, material=material)
+        files = rendering.render_files(objs, required)
         rendering.write_files(out_dir, files)
     except SpecError as exc:
         fail_bad_input(exc)
@@ -179,7 +180,11 @@ def render(
         err.print("[yellow]warning:[/] --include-secrets wrote freshly generated private keys in plain text to "
                   f"{out_dir}; they differ from the ones in Pulumi state and on every run")
     note = "" if include_secrets else " (Secrets with key material left out)"
-    out.print(f"wrote {len(files) - 1} objects and kustomization.yaml to {out_dir}{note}", markup=False)
+    out.print(f"wrote {rendering.object_count(files)} objects and kustomization.yaml to {out_dir}{note}", markup=False)
+    if required:
+        out.print(f"create these Secrets first (keys and commands: {out_dir / 'REQUIRED-SECRETS.md'}):", markup=False)
+        for line in rendering.required_secrets_lines(required):
+            out.print(line, markup=False)
 
 
 def print_table(header: tuple[str, ...], rows: Sequence[tuple[str, ...]]) -> None:

@@ -141,6 +141,10 @@ def _hub(spec: FederationSpec) -> Iterator[Problem]:
         yield Problem("federation.hub.tls.secretName", "required when mode is 'existingSecret'")
     if tls.mode != "existingSecret" and tls.secret_name:
         yield Problem("federation.hub.tls.secretName", "only used when mode is 'existingSecret'")
+    if tls.mode == "existingSecret" and hub.create_namespace:
+        yield Problem("federation.hub.createNamespace", "must be false with tls.mode 'existingSecret': the Secret lives in "
+                                                        "a namespace that exists before the SuperLink (and `pulumi destroy` "
+                                                        "would delete it with a namespace the program created)")
     if tls.renew_before_days >= tls.validity_days:
         yield Problem("federation.hub.tls.renewBeforeDays", f"must be less than validityDays ({tls.validity_days})")
     if hub.supernode_auth.enabled and tls.mode == "insecure":

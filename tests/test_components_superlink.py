@@ -51,6 +51,7 @@ def _insecure(stack: str) -> dict[str, Any]:
 def _existing(stack: str) -> dict[str, Any]:
     data = raw(stack)
     data["hub"]["tls"] = {"mode": "existingSecret", "secretName": "my-superlink-tls"}
+    data["hub"]["createNamespace"] = False  # the Secret's namespace exists before the SuperLink
     return data
 
 
@@ -58,6 +59,13 @@ def _process(stack: str) -> dict[str, Any]:
     data = raw(stack)
     data["hub"]["isolation"] = "process"
     data.setdefault("flower", {}).setdefault("images", {})["superexec"] = "ghcr.io/example/serverapp:1.0.0"
+    return data
+
+
+def _task_pods(stack: str) -> dict[str, Any]:
+    """The ServerApp runs as task pods (Flower's Kubernetes executor): Role and RoleBinding on the hub."""
+    data = raw(stack)
+    data["hub"].setdefault("superexec", {})["taskPods"] = {"enabled": True}
     return data
 
 
@@ -69,6 +77,7 @@ VARIANTS = {
     "dev-existing-secret": lambda: _existing("dev"),
     "prod-existing-secret": lambda: _existing("prod"),
     "dev-process": lambda: _process("dev"),
+    "prod-task-pods": lambda: _task_pods("prod"),
 }
 
 
@@ -233,8 +242,9 @@ def test_resource_options(pulumi_mocks: Any, variant: dict[str, Any]) -> Any:
     def check(_: Any) -> None:
         assert pulumi_mocks.requests["hub"].type == TYPE_TOKEN
         objs = k8s_objects(pulumi_mocks)
-        ns_name = next((r.name for r in objs if r.inputs["kind"] == "Namespace"), None)
-        assert (ns_name is not None) == spec.hub.create_namespace
+        # each object waits for the Namespace it lives in (the hub's, or the task pods')
+        ns_of = {r.inputs["metadata"]["name"]: r.name for r in objs if r.inputs["kind"] == "Namespace"}
+        assert (spec.hub.namespace in ns_of) == spec.hub.create_namespace
         for reg in objs:
             req = pulumi_mocks.requests[reg.name]
             kind = reg.inputs["kind"]
@@ -243,11 +253,13 @@ def test_resource_options(pulumi_mocks: Any, variant: dict[str, Any]) -> Any:
             assert req.deleteBeforeReplace is True
             assert list(req.replaceOnChanges) == REPLACE_ON_CHANGES.get(kind, [])
             deps = [d.rsplit("::", 1)[1] for d in req.dependencies]
-            if ns_name is not None and kind != "Namespace":
-                assert ns_name in deps, reg.name
+            own = ns_of.get(reg.inputs["metadata"].get("namespace", ""))
+            if own is not None and kind != "Namespace":
+                assert own in deps, reg.name
             if kind == "Deployment":
                 for other in objs:
-                    if other.inputs["kind"] in ("ServiceAccount", "Secret", "ConfigMap", "PersistentVolumeClaim"):
+                    if other.inputs["kind"] in ("ServiceAccount", "Secret", "ConfigMap", "PersistentVolumeClaim", "Role",
+                                                "RoleBinding"):
                         assert other.name in deps, (reg.name, other.name)
         for name in ("hub-tls", "hub-superexec-secret"):
             if name in pulumi_mocks.requests:

@@ -43,6 +43,7 @@ def _insecure(stack: str) -> FederationSpec:
 def _existing(stack: str) -> FederationSpec:
     data = raw(stack)
     data["hub"]["tls"] = {"mode": "existingSecret", "secretName": "my-superlink-tls"}
+    data["hub"]["createNamespace"] = False  # the Secret's namespace exists before the SuperLink
     return parse_spec(data)
 
 
@@ -581,6 +582,7 @@ def test_check_tls_secret_accepts_a_fitting_secret() -> None:
 def test_check_tls_secret_accepts_wildcards_and_ip_sans() -> None:
     data = raw("dev")
     data["hub"]["tls"] = {"mode": "existingSecret", "secretName": "wild"}
+    data["hub"]["createNamespace"] = False
     data["hub"]["exposure"] = {"type": "LoadBalancer", "externalIPs": ["203.0.113.7"]}
     spec = parse_spec(data)
     secret = _operator_secret(["flower-dev-superlink-api", f"*.{spec.hub.namespace}.svc"], ["203.0.113.7"])

@@ -78,6 +78,7 @@ def test_cli_render_is_deterministic_and_complete(tmp_path: Path, ca_file: Path)
     assert outs[0] == outs[1]
     files = outs[0]
     kustomization = yaml.safe_load(files.pop("kustomization.yaml"))
+    assert b"Secrets to create before applying" in files.pop("REQUIRED-SECRETS.md")  # not a resource: kustomize ignores it
     assert kustomization["resources"] == sorted(files)
     docs = [yaml.safe_load(v) for _, v in sorted(files.items())]
     spec = load_stack("prod", STACKS)
@@ -211,7 +212,7 @@ def _referenced_secrets(objs: list[dict[str, Any]]) -> dict[tuple[str, str], set
 def test_omitted_secrets_are_exactly_the_unrendered_secrets_the_hub_pods_mount(variant: str, ca_file: Path) -> None:
     hub_overrides: dict[str, Any] = {
         "generate": {},
-        "existing": {"tls": {"mode": "existingSecret", "secretName": "mine"}},
+        "existing": {"tls": {"mode": "existingSecret", "secretName": "mine"}, "createNamespace": False},
         "insecure-subprocess": {"tls": {"mode": "insecure", "allowInsecure": True}, "isolation": "subprocess",
                                 "allowSubprocessIsolation": True},
         "auth-and-pull": {"supernodeAuth": {"enabled": True}},
@@ -239,7 +240,7 @@ def test_omitted_secrets_are_exactly_the_unrendered_secrets_the_hub_pods_mount(v
 def test_with_material_only_the_users_own_secrets_are_left_out() -> None:
     spec = parse_spec(_dev())
     assert planning.omitted_secrets(spec, material=planning.generate_material(spec)) == []
-    existing = parse_spec(_dev(tls={"mode": "existingSecret", "secretName": "mine"}))
+    existing = parse_spec(_dev(tls={"mode": "existingSecret", "secretName": "mine"}, createNamespace=False))
     (mine,) = planning.omitted_secrets(existing, material=planning.generate_material(existing))
     assert (mine.name, mine.type, mine.keys) == ("mine", "kubernetes.io/tls", ("tls.crt", "tls.key", "ca.crt"))
     assert mine.sans[:2] == ("flower-dev-superlink-api", "flower-dev-superlink-api.flower-dev.svc")
@@ -270,7 +271,7 @@ def test_the_documented_openssl_commands_make_a_secret_the_superlink_accepts(tmp
 
     from federation.manifests import hub
 
-    spec = parse_spec(_dev(tls={"mode": "existingSecret", "secretName": "mine"}))
+    spec = parse_spec(_dev(tls={"mode": "existingSecret", "secretName": "mine"}, createNamespace=False))
     (tls_secret,) = [r for r in planning.omitted_secrets(spec, material=None) if r.type == "kubernetes.io/tls"]
     script = "\n".join(render.openssl_commands(tls_secret.sans, tls_secret.sans[0]))
     assert script in render.required_secrets_markdown([tls_secret])

@@ -174,3 +174,10 @@ def test_warnings_for_latest_and_unpinned_flower_images() -> None:
     assert any(f.startswith("federation.flower.images.superlink: 'flwr/superlink:latest' uses the mutable tag") for f in found)
     assert any(f.startswith("federation.flower.images.supernode: 'flwr/supernode:1.41' is not pinned") for f in found)
     assert warnings(parse_spec(MINIMAL)) == []
+
+
+def test_an_existing_secret_needs_an_existing_namespace() -> None:
+    data = with_(MINIMAL, "hub.tls", {"mode": "existingSecret", "secretName": "mine"})
+    assert any(p.startswith("federation.hub.createNamespace: must be false with tls.mode 'existingSecret'")
+               for p in problems_of(data))
+    assert parse_spec(with_(data, "hub.createNamespace", False)).hub.tls.secret_name == "mine"
