@@ -125,7 +125,7 @@ def check_side_by_side(rig: Rig, context: str, config: dict[str, Any], outputs: 
 
 #: building-blocks: `cpu` = research clusters without accelerator=nvidia; `gpu` = 2 of the nvidia ones the
 #: pool can select (research-gpu-1 has a NoSelect taint this pool does not tolerate).
-BYO_GPU_CANDIDATES = {"research-gpu-2", "research-gpu-3", "research-gpu-4"}
+BYO_GPU_CANDIDATES = {"research-gpu-2", "research-gpu-3", "research-gpu-4", "research-gpu-5"}
 
 
 def check_building_blocks(rig: Rig, context: str, config: dict[str, Any], outputs: dict[str, Any]) -> None:

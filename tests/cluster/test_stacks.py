@@ -108,6 +108,55 @@ def check_addon_works(spec: FederationSpec, works: list[dict[str, Any]], selecte
     return seen
 
 
+def feature_labels(rig: Rig, context: str, label: str) -> dict[str, str]:
+    items = rig.custom(context).list_cluster_custom_object("cluster.open-cluster-management.io", "v1",
+                                                           "managedclusters")["items"]
+    return {c["metadata"]["name"]: c["metadata"].get("labels", {}).get(label) for c in items
+            if label in c["metadata"].get("labels", {})}
+
+
+def play_addon_agents(rig: Rig, context: str, spec: FederationSpec, unhealthy: str | None,
+                      clusters: list[str]) -> list[str] | None:
+    """Write the status a work agent would report for each addon ManifestWork (the fake clusters have none):
+    Applied, and Available as the SuperNode's condition rule decides it (not on `unhealthy`), at the work's
+    generation, with the Deployment's status feedback (ReadyReplicas 1, or 0 on `unhealthy`). Returns the
+    healthy clusters once every selected cluster has its work."""
+    addon = spec.distribution.ocm.addon_name
+    works = [w for w in manifest_works(rig, context) if w["metadata"]["name"].startswith(f"addon-{addon}-deploy")]
+    now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    for w in works:
+        cluster, gen = w["metadata"]["namespace"], w["metadata"]["generation"]
+        conditions = [c for c in (w.get("status") or {}).get("conditions") or []]
+        if any(c["type"] == "Available" and c.get("observedGeneration") == gen for c in conditions):
+            continue
+        ready = 0 if cluster == unhealthy else 1
+        manifests = []
+        for i, m in enumerate(w["spec"]["workload"]["manifests"]):
+            group, _, version = m["apiVersion"].rpartition("/")
+            meta = {"ordinal": i, "group": group, "version": version, "kind": m["kind"],
+                    "resource": m["kind"].lower() + "s", "name": m["metadata"]["name"],
+                    "namespace": m["metadata"].get("namespace", "")}
+            available = "False" if cluster == unhealthy and m["kind"] == "Deployment" else "True"
+            entry: dict[str, Any] = {"resourceMeta": meta, "conditions": [
+                {"type": t, "status": v, "reason": "RigAgent", "message": "", "lastTransitionTime": now}
+                for t, v in (("Applied", "True"), ("Available", available))]}
+            if m["kind"] == "Deployment":
+                entry["statusFeedback"] = {"values": [
+                    {"name": "ReadyReplicas", "fieldValue": {"type": "Integer", "integer": ready}},
+                    {"name": "Replicas", "fieldValue": {"type": "Integer", "integer": 1}},
+                    {"name": "AvailableReplicas", "fieldValue": {"type": "Integer", "integer": ready}}]}
+            manifests.append(entry)
+        healthy = "False" if cluster == unhealthy else "True"
+        status = {"conditions": [{"type": t, "status": v, "reason": "RigAgent", "message": "played by the test",
+                                  "observedGeneration": gen, "lastTransitionTime": now}
+                                 for t, v in (("Applied", "True"), ("Available", healthy))],
+                  "resourceStatus": {"manifests": manifests}}
+        rig.custom(context).patch_namespaced_custom_object_status(
+            "work.open-cluster-management.io", "v1", cluster, "manifestworks", w["metadata"]["name"], {"status": status})
+    rendered = {w["metadata"]["namespace"] for w in works}
+    return sorted(c for c in rendered if c != unhealthy) if rendered >= set(clusters) else None
+
+
 @pytest.mark.parametrize("stack", ["dev", "prod"])
 def test_stack_lifecycle_on_the_real_control_plane(project: Project, rig: Rig, stack: str) -> None:
     context = f"hub-{stack}"
@@ -144,15 +193,52 @@ def test_stack_lifecycle_on_the_real_control_plane(project: Project, rig: Rig, s
     rendered = check_addon_works(spec, works, selected)
     if all(p.rollout_strategy.type == "All" for p in spec.pools):
         assert rendered == {c for cs in selected.values() for c in cs}
-    # each ClientApp's MWRS made ManifestWorks only on its pools' clusters
+    # the addon's ManifestWorks carry what OCM must honour: the Available condition rule from the default
+    # AddOnTemplate (the rollout waits for a healthy SuperNode) and the orphaned Namespace
+    for mw in works:
+        if mw["metadata"]["name"].startswith(f"addon-{spec.distribution.ocm.addon_name}-deploy"):
+            rules = [r for cfg in mw["spec"].get("manifestConfigs", []) for r in cfg.get("conditionRules") or []]
+            assert [r["condition"] for r in rules] == ["Available"], mw["spec"].get("manifestConfigs")
+            orphan = mw["spec"]["deleteOption"]
+            assert orphan["propagationPolicy"] == "SelectivelyOrphan", orphan
+            assert orphan["selectivelyOrphans"]["orphaningRules"] == [
+                {"group": "", "resource": "namespaces", "name": spec.distribution.ocm.agent_namespace, "namespace": ""}], orphan
+
+    # ClientApps: a cluster qualifies once its addon is available, which OCM's registration hub records as
+    # the label feature.open-cluster-management.io/addon-<name>=available from the ManagedClusterAddOn's
+    # Available condition. The fake clusters have no work agent, so the addon is not available anywhere
+    # yet: the ClientApp Placements select nothing, and `pulumi up` above did not hang on it.
+    mwrs_api = ("work.open-cluster-management.io", "v1alpha1", spec.ocm_namespace, "manifestworkreplicasets")
+    label = ocm.addon_feature_label(spec)
     for app in spec.client_apps:
-        allowed = {c for p in app.pools for c in selected[p]}
-        on = wait_until(f"ManifestWorks of {app.name}", lambda app=app: {
-            w["metadata"]["namespace"] for w in manifest_works(rig, context)
-            if w["metadata"]["name"] == ocm.mwrs_name(spec, app)})
+        live = rig.custom(context).get_namespaced_custom_object(*mwrs_api, ocm.mwrs_name(spec, app))
+        verified = {c["type"]: c for c in live["status"]["conditions"]}["PlacementVerified"]
+        assert (verified["status"], verified["reason"]) == ("False", "PlacementDecisionEmpty"), verified
+        assert not [w for w in manifest_works(rig, context) if w["metadata"]["name"] == ocm.mwrs_name(spec, app)]
+    # Play the spokes' work agents for the addon: its SuperNode Deployment applied and available on every
+    # rendered cluster but one, where it has no ready replica. OCM's addon manager turns that into the
+    # ManagedClusterAddOns' Available, its registration hub into the feature labels, the placement
+    # controller into ClientApp decisions, and the MWRS controller into ManifestWorks.
+    clusters = sorted(c for cs in selected.values() for c in cs)
+    # one unhealthy SuperNode where no progressive rollout would stop at it (it would, correctly)
+    unhealthy = clusters[0] if all(p.rollout_strategy.type == "All" for p in spec.pools) else None
+    healthy = set(wait_until("addon rolled out", lambda: play_addon_agents(
+        rig, context, spec, unhealthy, clusters), timeout=240))
+    labels = wait_until("addon feature labels", lambda: (lambda got: got if (unhealthy is None or got.get(unhealthy) ==
+                        "unhealthy") and all(got.get(c) == "available" for c in healthy) else None)(
+                            feature_labels(rig, context, label)), timeout=120)
+    assert unhealthy not in healthy and labels
+    for app in spec.client_apps:
+        allowed = {c for p in app.pools for c in selected[p]} & healthy
+        on = wait_until(f"ManifestWorks of {app.name}", lambda app=app, allowed=allowed: (lambda got: got if got == allowed
+                        or (app.rollout_strategy.type != "All" and got) else None)({
+                            w["metadata"]["namespace"] for w in manifest_works(rig, context)
+                            if w["metadata"]["name"] == ocm.mwrs_name(spec, app)}), timeout=120)
         assert on <= allowed, (app.name, on, allowed)
-        if app.rollout_strategy.type == "All":
-            assert on == allowed
+        for w in manifest_works(rig, context):  # every ClientApp work gates its rollout on health
+            if w["metadata"]["name"] == ocm.mwrs_name(spec, app):
+                rules = [r["condition"] for cfg in w["spec"]["manifestConfigs"] for r in cfg["conditionRules"]]
+                assert rules == ["Progressing", "Degraded"], rules
 
     # 3. no churn: server defaulting, SSA and the key material change nothing
     project.pulumi("preview", "--expect-no-changes", stack=stack)
