@@ -102,6 +102,7 @@ __all__ = [
     "api_address",
     "api_service_name",
     "check_tls_secret",
+    "decode_secret_value",
     "hub_objects",
     "proxy_config",
     "superexec_secret_name",
@@ -297,7 +298,8 @@ class ExistingTls:
     not_after: datetime
 
 
-def _decode(value: object) -> str | None:
+def decode_secret_value(value: object) -> str | None:
+    """A Secret `data` value as UTF-8 text, or None when it is not base64-encoded UTF-8."""
     if not isinstance(value, str):
         return None
     try:
@@ -342,7 +344,7 @@ def check_tls_secret(spec: FederationSpec, data: Mapping[str, object] | None, *,
     if missing:
         raise SpecError([Problem(path, f"{where} has no key {', '.join(map(repr, missing))} (the SuperLink and "
                                        f"the Fleet proxy mount {', '.join(TLS_SECRET_KEYS)})")])
-    pems = {k: _decode(data[k]) for k in TLS_SECRET_KEYS}
+    pems = {k: decode_secret_value(data[k]) for k in TLS_SECRET_KEYS}
     problems = [Problem(path, f"{where}: key {k!r} is not base64-encoded UTF-8 text") for k, v in pems.items() if v is None]
     if problems:
         raise SpecError(problems)

@@ -13,8 +13,6 @@ Exit codes (:meth:`FederationStatus.exit_code`): 0 healthy; 1 degraded or unknow
 
 from __future__ import annotations
 
-import base64
-import binascii
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -215,15 +213,6 @@ def _unknown_read(snapshot: HubSnapshot, key: str) -> str | None:
     return snapshot.errors.get(key)
 
 
-def _decode_pem(value: object) -> str | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        return base64.b64decode(value, validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError):
-        return None
-
-
 # --------------------------------------------------------------------------- evaluation
 
 
@@ -287,7 +276,7 @@ def _certificate_item(spec: FederationSpec, r: HubRefs, snapshot: HubSnapshot, n
                     details)
     if snapshot.tls_secret is None:
         return Item("superlink", "certificate", "degraded", _missing("Secret", r.tls_secret), details)
-    pem = _decode_pem(((snapshot.tls_secret.get("data")) or {}).get(hub_manifests.TLS_CERT_KEY))
+    pem = hub_manifests.decode_secret_value(((snapshot.tls_secret.get("data")) or {}).get(hub_manifests.TLS_CERT_KEY))
     if pem is None:
         return Item("superlink", "certificate", "degraded",
                     f"Secret {r.tls_secret} has no readable {hub_manifests.TLS_CERT_KEY}", details)
