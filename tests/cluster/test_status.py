@@ -17,8 +17,6 @@ import base64
 import json
 import subprocess
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -29,23 +27,13 @@ from federation.loading import load_file
 from federation.manifests import hub as hub_manifests
 from federation.manifests.ocm import names
 from tests.cluster.conftest import REPO, Project, Rig
+from tests.cluster.test_stacks import wait_until
 
 pytestmark = [pytest.mark.cluster, pytest.mark.timeout(1200)]
 
 STACK = "dev"
 NAME = "flower-status"
 NODE_PORT = 30810
-
-
-def wait_until(what: str, check: Callable[[], Any], timeout: float = 90) -> Any:
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = check()
-        if last:
-            return last
-        time.sleep(2)
-    raise AssertionError(f"timed out waiting for {what} (last: {str(last)[:3000]})")
 
 
 def cli(project: Project, *args: str, home: Path | None = None) -> subprocess.CompletedProcess[str]:
@@ -94,14 +82,14 @@ def test_status_and_connect_on_the_real_control_plane(project: Project, rig: Rig
                                                        label_selector=f"cluster.open-cluster-management.io/placement={placement}")
             return sorted(d["clusterName"] for pd in pds["items"] for d in pd["status"].get("decisions") or [])
 
-        assert wait_until("decisions", lambda: decided() == ["dev-1", "dev-2"])
+        assert wait_until("decisions", lambda: decided() == ["dev-1", "dev-2"], timeout=90)
         addon = spec.distribution.ocm.addon_name
         wait_until("ManagedClusterAddOns with conditions", lambda: all(
             any(c["type"] == "Progressing" for c in (m.get("status") or {}).get("conditions") or [])
             for m in custom.list_cluster_custom_object("addon.open-cluster-management.io", "v1alpha1", "managedclusteraddons",
                                                        field_selector=f"metadata.name={addon}")["items"]) and len(
             custom.list_cluster_custom_object("addon.open-cluster-management.io", "v1alpha1", "managedclusteraddons",
-                                              field_selector=f"metadata.name={addon}")["items"]) == 2)
+                                              field_selector=f"metadata.name={addon}")["items"]) == 2, timeout=90)
         secret = core.read_namespaced_secret(hub_manifests.tls_secret_name(spec), ns)
         not_after = tls.certificate_info(base64.b64decode(secret.data["tls.crt"]).decode()).not_after
 
@@ -175,7 +163,7 @@ def test_status_and_connect_on_the_real_control_plane(project: Project, rig: Rig
             p = item(d, "pools", "cpu")
             return d if p["health"] == "degraded" else None
 
-        doc = wait_until("the Placement unsatisfied in status", unsatisfied)
+        doc = wait_until("the Placement unsatisfied in status", unsatisfied, timeout=90)
         pool = item(doc, "pools", "cpu")
         live = custom.get_namespaced_custom_object("cluster.open-cluster-management.io", "v1beta1", spec.ocm_namespace,
                                                    "placements", placement)
