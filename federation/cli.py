@@ -7,7 +7,7 @@ Exit codes: 0 success, 1 a run or check failed, 2 bad input (every problem print
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
@@ -19,18 +19,20 @@ from federation.cli_support import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
     FileOpt,
+    KeyOpt,
     OutputOpt,
     StackOpt,
     StacksDirOpt,
     err,
     fail_bad_input,
     out,
+    read_source,
+    resolve,
     resolve_spec,
-    stack_path,
     validate_stack,
 )
-from federation.errors import Problem, SpecError
-from federation.loading import DEFAULT_STACKS_DIR, stack_file
+from federation.errors import ROOT, Problem, SpecError
+from federation.loading import DEFAULT_STACKS_DIR
 from federation.local.cli import local_app
 from federation.spec import FederationSpec
 
@@ -123,10 +125,12 @@ def print_summary(spec: FederationSpec, source: str) -> None:
 
 
 @app.command()
-def validate(stack: StackOpt = None, file: FileOpt = None, stacks_dir: StacksDirOpt = DEFAULT_STACKS_DIR) -> None:
-    """Validate a stack's federation declaration and policy settings and print a summary (warnings on stderr)."""
-    spec = validate_stack(stack, file, stacks_dir)
-    print_summary(spec, str(file) if file else f"stack {stack}")
+def validate(stack: StackOpt = None, file: FileOpt = None, key: KeyOpt = None,
+             stacks_dir: StacksDirOpt = DEFAULT_STACKS_DIR) -> None:
+    """Validate a stack's federation declaration(s) and policy settings and print a summary (warnings on stderr)."""
+    where = str(file) if file else f"stack {stack}"
+    for root, spec in validate_stack(stack, file, stacks_dir, key):
+        print_summary(spec, where if root == ROOT else f"{where} {root}")
 
 
 app.add_typer(local_app, name="local")
@@ -153,13 +157,14 @@ def render(
         "--ca-certificate", help="PEM of the SuperLink CA (e.g. `pulumi stack output caCertificate`).")] = None,
     include_secrets: Annotated[bool, typer.Option(
         "--include-secrets", help="Generate fresh key material and write its Secrets (plain text!).")] = False,
+    key: KeyOpt = None,
     stacks_dir: StacksDirOpt = DEFAULT_STACKS_DIR,
 ) -> None:
     """Write the objects the Pulumi program would register as YAML (one file per object, in apply order)."""
     from federation import planning
     from federation import render as rendering
 
-    spec = resolve_spec(stack, file, stacks_dir)
+    spec = resolve_spec(stack, file, stacks_dir, key)
     ca_pem = None
     if ca_certificate is not None:
         try:
@@ -213,6 +218,7 @@ def check(
     write_pack_config: Annotated[Path | None, typer.Option(
         "--write-pack-config", help="Also write the matching `pulumi preview --policy-pack-config` JSON.")] = None,
     output: OutputOpt = "text",
+    key: KeyOpt = None,
 ) -> None:
     """Evaluate the policy rules against the objects the program would register; exit 1 on a mandatory violation.
 
@@ -221,12 +227,11 @@ def check(
     import json
 
     from federation import planning, policies
-    from federation.loading import read_stack_config
 
-    spec = resolve_spec(stack, file, stacks_dir)
-    path = file if file is not None else stack_file(str(stack), stacks_dir)
+    source = read_source(stack, file, stacks_dir, key)
+    spec = resolve(source)
     try:
-        settings = policies.parse_settings(read_stack_config(path, policies.POLICY_CONFIG_KEY, required=False))
+        settings = policies.parse_settings(source.config.get(policies.POLICY_CONFIG_KEY))
     except SpecError as exc:
         fail_bad_input(exc)
     objs = planning.planned_objects(spec, material=planning.generate_material(spec))
@@ -272,16 +277,11 @@ ControlAddressOpt = Annotated[str | None, typer.Option(
                               "port-forward or tunnel); skips the port-forward.")]
 
 
-def _hub_context(stack: str | None, file: Path | None, stacks_dir: Path, context: str | None) -> str | None:
+def _hub_context(config: Mapping[str, object], context: str | None) -> str | None:
     """`--context`, else the stack file's `kubernetes:context` (what `pulumi up` deployed to), else None."""
     if context is not None:
         return context
-    from federation.loading import read_stack_config
-
-    try:
-        value = read_stack_config(stack_path(stack, file, stacks_dir), "kubernetes:context", required=False)
-    except SpecError:
-        return None
+    value = config.get("kubernetes:context")
     return value if isinstance(value, str) and value else None
 
 
@@ -320,14 +320,15 @@ def status(
     from federation.ops import control, hub
     from federation.ops import status as st
 
-    spec = resolve_spec(stack, file, stacks_dir)
+    source = read_source(stack, file, stacks_dir)
+    spec = resolve(source)
     if control_address is not None:
         try:
             connecting.check_address(control_address)
         except connecting.ConnectError as exc:
             _bad(str(exc))
     given = context
-    context = _hub_context(stack, file, stacks_dir, context)
+    context = _hub_context(source.config, context)
     try:
         api = hub.api_client(kubeconfig, context)
     except hub.HubError as exc:
@@ -417,7 +418,8 @@ def connect(
     from federation.manifests import hub as hub_manifests
     from federation.ops import connect as connecting
 
-    spec = resolve_spec(stack, file, stacks_dir)
+    source = read_source(stack, file, stacks_dir)
+    spec = resolve(source)
     if ca_file is not None:
         ca_from = "file"
     if port_forward and control_address is not None:
@@ -429,7 +431,7 @@ def connect(
             connecting.check_address(control_address)
     except connecting.ConnectError as exc:
         _bad(str(exc))
-    hub_context = _hub_context(stack, file, stacks_dir, context)
+    hub_context = _hub_context(source.config, context)
     api: Any = None
 
     def hub_api() -> Any:

@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 
 from federation.errors import Problem, SpecError
-from federation.loading import parse_spec, read_stack_config, stack_file
+from federation.loading import Declarations, parse_spec, read_declarations, rooted, stack_file, the_declaration
 from federation.spec import FederationSpec
 
 EXIT_FAILED = 1
@@ -21,7 +21,11 @@ out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 StackOpt = Annotated[str | None, typer.Option("--stack", "-s", help="Stack name: reads stacks/Pulumi.<stack>.yaml.")]
-FileOpt = Annotated[Path | None, typer.Option("--file", "-f", help="A stack config file to read instead.")]
+FileOpt = Annotated[Path | None, typer.Option(
+    "--file", "-f", help="A stack config file to read instead, or a bare declaration (a file without 'config:').")]
+KeyOpt = Annotated[str | None, typer.Option(
+    "--key", help="The stack config key holding the declaration (default flower:federation); its value may be a "
+                  "list of declarations (validate checks each).")]
 StacksDirOpt = Annotated[Path, typer.Option("--stacks-dir", help="Directory of the stack files.")]
 OutputOpt = Annotated[str, typer.Option("--output", help="text (for people) or json (for scripts and CI).",
                                         click_type=click.Choice(["text", "json"]))]
@@ -70,35 +74,54 @@ def stack_path(stack: str | None, file: Path | None, stacks_dir: Path) -> Path:
 
 
 
-def resolve_spec(stack: str | None, file: Path | None, stacks_dir: Path) -> FederationSpec:
-    """Load the spec named by `--stack` or `--file` (exactly one), exiting 2 on bad input."""
+def read_source(stack: str | None, file: Path | None, stacks_dir: Path, key: str | None = None) -> Declarations:
+    """The declaration(s) named by `--stack` or `--file` (and `--key`), read once; exit 2 on bad input."""
     path = stack_path(stack, file, stacks_dir)
     try:
-        return parse_spec(read_stack_config(path))
+        return read_declarations(path, key)
     except SpecError as exc:
         fail_bad_input(exc)
 
 
-def validate_stack(stack: str | None, file: Path | None, stacks_dir: Path) -> FederationSpec:
-    """What `validate` checks: the federation and the policy settings (`flower:policy`) of one stack file,
-    every problem of both in one pass (exit 2); warnings (mutable image tags) go to stderr, exit 0."""
-    from federation import policies
-    from federation.validation import warnings
+def resolve_spec(stack: str | None, file: Path | None, stacks_dir: Path, key: str | None = None) -> FederationSpec:
+    """Load the spec named by `--stack` or `--file` (exactly one), exiting 2 on bad input."""
+    return resolve(read_source(stack, file, stacks_dir, key))
 
-    path = stack_path(stack, file, stacks_dir)
-    problems: list[Problem] = []
-    spec: FederationSpec | None = None
+
+def resolve(source: Declarations) -> FederationSpec:
+    """The one federation `source` declares, validated; exit 2 on bad input."""
     try:
-        spec = parse_spec(read_stack_config(path))
+        return parse_spec(the_declaration(source))
+    except SpecError as exc:
+        fail_bad_input(exc)
+
+
+def validate_stack(stack: str | None, file: Path | None, stacks_dir: Path,
+                   key: str | None = None) -> list[tuple[str, FederationSpec]]:
+    """What `validate` checks: every federation of one file and its policy settings (`flower:policy`), every
+    problem in one pass (exit 2); warnings (mutable image tags) go to stderr, exit 0.
+
+    Returns each federation's root in problem paths (`federation`, `federations[1]`) with its spec.
+    """
+    from federation import policies
+    from federation.validation import shared_names, warnings
+
+    source = read_source(stack, file, stacks_dir, key)
+    problems: list[Problem] = []
+    specs: list[tuple[str, FederationSpec]] = []
+    for root, data in source.items:
+        try:
+            specs.append((root, parse_spec(data)))
+        except SpecError as exc:
+            problems.extend(rooted(exc.problems, root))
+    problems.extend(shared_names(specs))
+    try:
+        policies.parse_settings(source.config.get(policies.POLICY_CONFIG_KEY))
     except SpecError as exc:
         problems.extend(exc.problems)
-    if not any(p.path == str(path) or p.path.startswith(f"{path}:") for p in problems):  # the file itself is readable
-        try:
-            policies.parse_settings(read_stack_config(path, policies.POLICY_CONFIG_KEY, required=False))
-        except SpecError as exc:
-            problems.extend(exc.problems)
-    if problems or spec is None:
+    if problems:
         fail_bad_input(SpecError(problems))
-    for warning in warnings(spec):
-        err.print(f"warning: {warning}", markup=False)
-    return spec
+    for root, spec in specs:
+        for warning in rooted(warnings(spec), root):
+            err.print(f"warning: {warning}", markup=False)
+    return specs

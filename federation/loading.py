@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import copy
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -303,13 +304,13 @@ def stack_file(stack: str, stacks_dir: Path = DEFAULT_STACKS_DIR) -> Path:
     return stacks_dir / f"Pulumi.{stack}.yaml"
 
 
-def read_stack_config(path: Path, key: str = STACK_CONFIG_KEY, *, required: bool = True) -> object:
-    """Read one key (default `flower:federation`) from a Pulumi stack config file, without the engine."""
+def read_document(path: Path, what: str = "file") -> object:
+    """The YAML document in `path` (a stack file or a bare declaration), problems naming the file."""
     where = str(path)
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
-        raise SpecError([Problem(where, "no such stack file")]) from None
+        raise SpecError([Problem(where, f"no such {what}")]) from None
     except OSError as exc:
         raise SpecError([Problem(where, f"cannot read: {exc.strerror}")]) from None
     try:
@@ -317,7 +318,7 @@ def read_stack_config(path: Path, key: str = STACK_CONFIG_KEY, *, required: bool
     except UnicodeDecodeError as exc:
         raise SpecError([Problem(where, f"not UTF-8 text (byte 0x{raw[exc.start]:02x} at offset {exc.start})")]) from None
     try:
-        doc = _load_yaml(text)
+        return _load_yaml(text)
     except RecursionError:
         raise SpecError([Problem(where, "invalid YAML: nested too deeply")]) from None
     except yaml.YAMLError as exc:
@@ -325,19 +326,95 @@ def read_stack_config(path: Path, key: str = STACK_CONFIG_KEY, *, required: bool
         at = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
         reason = getattr(exc, "problem", None) or str(exc)
         raise SpecError([Problem(where, f"invalid YAML{at}: {reason}")]) from None
+
+
+def _stack_config(path: Path, doc: object) -> dict[str, object]:
     if not isinstance(doc, dict) or not isinstance(doc.get("config"), dict):
-        raise SpecError([Problem(where, "expected a Pulumi stack file with a top-level 'config:' mapping")])
-    config = doc["config"]
+        raise SpecError([Problem(str(path), "expected a Pulumi stack file with a top-level 'config:' mapping")])
+    config: dict[str, object] = doc["config"]
+    return config
+
+
+def read_stack_config(path: Path, key: str = STACK_CONFIG_KEY, *, required: bool = True) -> object:
+    """Read one key (default `flower:federation`) from a Pulumi stack config file, without the engine."""
+    config = _stack_config(path, read_document(path, "stack file"))
     if key not in config:
         if not required:
             return None
-        raise SpecError([Problem(f"{where}: config", f"missing key {key!r}")])
+        raise SpecError([Problem(f"{path}: config", f"missing key {key!r}")])
     return config[key]
 
 
-def load_file(path: Path) -> FederationSpec:
-    """Load and validate the federation declared in a stack config file."""
-    return parse_spec(read_stack_config(path))
+def _looks_like_declaration(value: object) -> bool:
+    return isinstance(value, dict) and "pools" in value
+
+
+@dataclass(frozen=True)
+class Declarations:
+    """What one file declares: the federation(s) under a key of a stack file, or a bare declaration.
+
+    `items` pairs each declaration's root in problem paths (`federation`, or `federations[1]` for a
+    list such as the side-by-side example's) with its data; `config` is the stack file's whole
+    `config:` mapping (empty for a bare declaration), for the other keys (`flower:policy`, contexts).
+    """
+
+    path: Path
+    items: tuple[tuple[str, object], ...]
+    config: Mapping[str, object]
+
+
+def read_declarations(path: Path, key: str | None = None) -> Declarations:
+    """The federation declaration(s) in `path`, read once.
+
+    A Pulumi stack file gives the value of `key` (default `flower:federation`): one declaration, or a
+    list of them. A file without `config:` is a bare declaration (e.g. one a program loads itself).
+    """
+    doc = read_document(path)
+    if isinstance(doc, dict) and "config" not in doc:
+        if key is not None:
+            raise SpecError([Problem(str(path), f"--key {key} applies to a stack file; this file is a bare "
+                                                "declaration (no top-level 'config:')")])
+        return Declarations(path, ((ROOT, doc),), {})
+    config = _stack_config(path, doc)
+    name = key or STACK_CONFIG_KEY
+    if name not in config:
+        found = [k for k, v in config.items() if _looks_like_declaration(v)
+                 or (isinstance(v, list) and bool(v) and all(_looks_like_declaration(x) for x in v))]
+        hint = f" (declarations here: {', '.join(repr(str(k)) for k in found)}; pass --key)" if found else ""
+        raise SpecError([Problem(f"{path}: config", f"missing key {name!r}{hint}")])
+    value = config[name]
+    if isinstance(value, list):
+        label = name.rpartition(":")[2]
+        if not value:
+            raise SpecError([Problem(f"{path}: config.{name}", "an empty list: no federation to check")])
+        return Declarations(path, tuple((f"{label}[{i}]", item) for i, item in enumerate(value)), config)
+    return Declarations(path, ((ROOT, value),), config)
+
+
+def rooted(problems: Iterable[Problem], root: str) -> list[Problem]:
+    """`problems` of one declaration with their `federation` root renamed (e.g. to `federations[1]`)."""
+    if root == ROOT:
+        return list(problems)
+    out = []
+    for p in problems:
+        if p.path == ROOT or p.path.startswith((f"{ROOT}.", f"{ROOT}[")):
+            p = Problem(root + p.path[len(ROOT):], p.message)
+        out.append(p)
+    return out
+
+
+def the_declaration(decls: Declarations) -> object:
+    """The one declaration of `decls`; a list of several is a problem for commands that take one."""
+    if len(decls.items) != 1:
+        roots = ", ".join(root for root, _ in decls.items)
+        raise SpecError([Problem(f"{decls.path}", f"holds {len(decls.items)} federations ({roots}): `validate` "
+                                                  "checks them all; this command takes one declaration")])
+    return decls.items[0][1]
+
+
+def load_file(path: Path, key: str | None = None) -> FederationSpec:
+    """Load and validate the one federation declared in a stack config file (or a bare declaration file)."""
+    return parse_spec(the_declaration(read_declarations(path, key)))
 
 
 def load_stack(stack: str, stacks_dir: Path = DEFAULT_STACKS_DIR) -> FederationSpec:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 import ipaddress
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from fractions import Fraction
 from typing import Any
 
@@ -90,6 +90,33 @@ def warnings(spec: FederationSpec) -> list[Problem]:
                              "(allowSubprocessIsolation: true): the ServerApp SuperExec runs without the shared secret, "
                              "so anything that reaches the SuperLink's Runtime API can take ServerApp tasks"))
     return sorted(found)
+
+
+#: Names two federations on one hub may not share (cluster-scoped objects, per-hub namespaces).
+SHARED_NAME_FIELDS = (("name", "name"), ("hub.namespace", "hub namespace"),
+                      ("distribution.ocm.addonName", "addon name"))
+
+
+def _field(spec: FederationSpec, dotted: str) -> str:
+    value: Any = spec
+    for part in dotted.split("."):
+        value = getattr(value, re.sub(r"(?<!^)(?=[A-Z])", "_", part).lower())
+    return str(value)
+
+
+def shared_names(specs: Sequence[tuple[str, FederationSpec]]) -> list[Problem]:
+    """Federations declared side by side (roots such as `federations[1]`) that share a name one hub allows once."""
+    found: list[Problem] = []
+    for dotted, what in SHARED_NAME_FIELDS:
+        first: dict[str, str] = {}
+        for root, spec in specs:
+            value = _field(spec, dotted)
+            if value in first:
+                found.append(Problem(f"{root}.{dotted}", f"{value!r} is also {first[value]}'s {what}; each "
+                                     "federation on a hub needs its own"))
+            else:
+                first[value] = root
+    return found
 
 
 def _minor(version: str) -> tuple[str, str] | None:

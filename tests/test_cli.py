@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -127,6 +128,59 @@ def test_validate_warns_about_latest_but_exits_0(tmp_path: Path) -> None:
     res = run_cli("validate", "--file", str(path))
     assert res.returncode == 0, res.stderr
     assert "warning: federation.flower.images.superlink: 'flwr/superlink:latest' uses the mutable tag" in res.stderr
+
+
+def test_validate_example_declarations_as_they_are() -> None:
+    bare = run_cli("validate", "--file", "examples/embedded/declaration.yaml")
+    assert bare.returncode == 0, bare.stderr
+    assert "valid examples/embedded/declaration.yaml: federation flower-team-a" in bare.stdout
+    side = run_cli("validate", "--file", "examples/side-by-side/Pulumi.dev.yaml", "--key", "flower-side-by-side:federations")
+    assert side.returncode == 0, side.stderr
+    assert "federations[0]: federation flower-vision" in side.stdout
+    assert "federations[1]: federation flower-nlp" in side.stdout
+
+
+def test_validate_says_which_key_holds_the_declarations() -> None:
+    res = run_cli("validate", "--file", "examples/side-by-side/Pulumi.dev.yaml")
+    assert res.returncode == 2
+    assert ("examples/side-by-side/Pulumi.dev.yaml: config: missing key 'flower:federation' (declarations here: "
+            "'flower-side-by-side:federations'; pass --key)") in res.stderr
+
+
+def test_validate_a_list_names_each_federation_and_shared_names(tmp_path: Path) -> None:
+    path = tmp_path / "Pulumi.two.yaml"
+    path.write_text("config:\n  p:federations:\n"
+                    "    - {name: a, hub: {namespace: shared, exposure: {externalNames: [a.example.com]}}, pools: [{name: cpu}]}\n"
+                    "    - {name: b, hub: {namespace: shared, port: 0, exposure: {externalNames: [b.example.com]}}, pools: [{name: cpu}]}\n")
+    res = run_cli("validate", "--file", str(path), "--key", "p:federations")
+    assert res.returncode == 2
+    lines = res.stderr.strip().splitlines()
+    assert "federations[1].hub.port: must be >= 1" in lines
+    assert "federations[1].hub.namespace: 'shared' is also federations[0]'s hub namespace; each federation on a hub " \
+           "needs its own" not in lines  # b does not parse, so it cannot be compared
+    path.write_text(path.read_text().replace(", port: 0", ""))
+    res = run_cli("validate", "--file", str(path), "--key", "p:federations")
+    assert res.returncode == 2
+    assert res.stderr.strip().splitlines() == [
+        "federations[1].hub.namespace: 'shared' is also federations[0]'s hub namespace; each federation on a hub "
+        "needs its own"]
+
+
+def test_commands_that_take_one_federation_refuse_a_list(tmp_path: Path) -> None:
+    res = run_cli("render", "--file", "examples/side-by-side/Pulumi.dev.yaml", "--key",
+                  "flower-side-by-side:federations", "--out", str(tmp_path / "out"))
+    assert res.returncode == 2
+    assert "holds 2 federations (federations[0], federations[1])" in res.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_render_and_check_read_a_bare_declaration(tmp_path: Path) -> None:
+    res = run_cli("check", "--file", "examples/embedded/declaration.yaml", "--output", "json")
+    assert res.returncode == 0, res.stderr
+    assert json.loads(res.stdout)["passed"] is True
+    res = run_cli("validate", "--file", "examples/embedded/declaration.yaml", "--key", "x:y")
+    assert res.returncode == 2
+    assert "--key x:y applies to a stack file" in res.stderr
 
 
 @pytest.mark.parametrize(("content", "expected"), [

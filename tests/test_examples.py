@@ -285,7 +285,8 @@ def test_side_by_side_refuses_shared_names(pulumi_mocks: Any) -> None:
     set_config(config)
     with pytest.raises(SystemExit) as info:
         runpy.run_path(str(EXAMPLES / "side-by-side" / "__main__.py"))
-    assert "distribution.ocm.addonName: 'flower-supernode-vision' is used 2 times" in str(info.value)
+    assert ("federations[1].distribution.ocm.addonName: 'flower-supernode-vision' is also federations[0]'s addon "
+            "name; each federation on a hub needs its own") in str(info.value)
     assert pulumi_mocks.resources == []
 
 

@@ -373,7 +373,7 @@ def test_deeply_nested_data_is_a_problem_not_a_crash() -> None:
 
 
 def test_missing_stack_file(tmp_path: Path) -> None:
-    with pytest.raises(SpecError, match="no such stack file"):
+    with pytest.raises(SpecError, match=r"Pulumi\.nope\.yaml: no such file"):
         load_stack("nope", tmp_path)
 
 

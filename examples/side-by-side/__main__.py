@@ -6,37 +6,31 @@ names of all children differ; the Kubernetes/OCM names differ because each decla
 share any of those before registering anything.
 """
 
-from collections import Counter
 from typing import Any
 
 import pulumi
 
 from components import Federation
 from federation.errors import SpecError
-from federation.loading import parse_spec
+from federation.loading import parse_spec, rooted
+from federation.validation import shared_names
 
 declarations: list[dict[str, Any]] = pulumi.Config().require_object("federations")
-specs = []
+specs: list[tuple[str, Any]] = []
+problems = []
 for i, declaration in enumerate(declarations):
     try:
-        specs.append(parse_spec(declaration))
+        specs.append((f"federations[{i}]", parse_spec(declaration)))
     except SpecError as exc:
-        raise SystemExit(f"invalid federations[{i}]:\n" + "\n".join(str(p) for p in exc.problems)) from None
-
-# Cluster-scoped or per-hub names that two federations must not share.
-unique = {
-    "name": [s.name for s in specs],
-    "hub.namespace": [s.hub.namespace for s in specs],
-    "distribution.ocm.addonName": [s.distribution.ocm.addon_name for s in specs],
-}
-clashes = [f"{field}: {value!r} is used {n} times" for field, values in unique.items()
-           for value, n in Counter(values).items() if n > 1]
-if clashes:
-    raise SystemExit("federations must not share names:\n" + "\n".join(clashes))
+        problems += rooted(exc.problems, f"federations[{i}]")
+# Cluster-scoped or per-hub names that two federations must not share (what `validate --key` checks too).
+problems += shared_names(specs)
+if problems:
+    raise SystemExit("invalid federations:\n" + "\n".join(str(p) for p in problems))
 
 federations = {
     spec.name: Federation(spec.name, {"federation": declaration, "existing_ca_certificate": None})
-    for spec, declaration in zip(specs, declarations, strict=True)
+    for (_, spec), declaration in zip(specs, declarations, strict=True)
 }
 
 pulumi.export("federations", {
