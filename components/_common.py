@@ -78,6 +78,47 @@ def custom_resource(name: str, obj: Obj, opts: pulumi.ResourceOptions, spec: Any
     )
 
 
+#: Typed pulumi-kubernetes classes for every core kind the builders emit (hub, registrar).
+KINDS: dict[tuple[str, str], Any] = {
+    ("v1", "Namespace"): k8s.core.v1.Namespace,
+    ("v1", "ServiceAccount"): k8s.core.v1.ServiceAccount,
+    ("v1", "Secret"): k8s.core.v1.Secret,
+    ("v1", "ConfigMap"): k8s.core.v1.ConfigMap,
+    ("v1", "PersistentVolumeClaim"): k8s.core.v1.PersistentVolumeClaim,
+    ("v1", "Service"): k8s.core.v1.Service,
+    ("apps/v1", "Deployment"): k8s.apps.v1.Deployment,
+    ("networking.k8s.io/v1", "NetworkPolicy"): k8s.networking.v1.NetworkPolicy,
+    ("policy/v1", "PodDisruptionBudget"): k8s.policy.v1.PodDisruptionBudget,
+    ("rbac.authorization.k8s.io/v1", "Role"): k8s.rbac.v1.Role,  # task pods (hub.superexec.taskPods)
+    ("rbac.authorization.k8s.io/v1", "RoleBinding"): k8s.rbac.v1.RoleBinding,
+    ("rbac.authorization.k8s.io/v1", "ClusterRole"): k8s.rbac.v1.ClusterRole,  # the SuperNode registrar
+    ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding"): k8s.rbac.v1.ClusterRoleBinding,
+}
+#: Top-level fields besides apiVersion/kind/metadata, as typed-constructor keyword arguments.
+FIELDS = {"spec": "spec", "type": "type", "stringData": "string_data", "data": "data",
+           "automountServiceAccountToken": "automount_service_account_token", "rules": "rules",
+           "roleRef": "role_ref", "subjects": "subjects", "imagePullSecrets": "image_pull_secrets"}
+#: Immutable fields: a change must replace the object (the provider cannot know this for every kind).
+REPLACE_ON_CHANGES: dict[str, list[str]] = {
+    "Deployment": ["spec.selector"],
+    "PersistentVolumeClaim": ["spec.storageClassName", "spec.accessModes"],
+    "Secret": ["type"],
+    "RoleBinding": ["roleRef"],
+    "ClusterRoleBinding": ["roleRef"],
+}
+
+
+def kubernetes_object(name: str, obj: Obj, opts: pulumi.ResourceOptions) -> pulumi.CustomResource:
+    """Register a core Kubernetes object (a kind of :data:`KINDS`) as its typed pulumi-kubernetes resource."""
+    cls = KINDS[(obj["apiVersion"], obj["kind"])]
+    kwargs = {FIELDS[k]: v for k, v in obj.items() if k in FIELDS}
+    unknown = set(obj) - set(FIELDS) - {"apiVersion", "kind", "metadata"}
+    if unknown:
+        raise ValueError(f"{obj['kind']}: no mapping for top-level fields {sorted(unknown)}")
+    res: pulumi.CustomResource = cls(name, metadata=obj["metadata"], **kwargs, opts=opts)
+    return res
+
+
 #: The components this process constructed, by URN (see :class:`_LiveComponents`).
 _LIVE: dict[str, pulumi.ComponentResource] = {}
 

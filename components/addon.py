@@ -19,7 +19,15 @@ from typing import Any, TypedDict
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components._common import custom_resource, depends_on_list, registered, track, type_token
+from components._common import (
+    REPLACE_ON_CHANGES,
+    custom_resource,
+    depends_on_list,
+    kubernetes_object,
+    registered,
+    track,
+    type_token,
+)
 from components._links import Link, PoolRefs, SuperLinkRef, link_of, pools_of
 from components.args import OcmArgs, as_part
 from components.pools import in_namespace, ocm_namespace
@@ -198,6 +206,15 @@ class FlowerAddon(pulumi.ComponentResource):
                     f"{name}-mca-{cluster}", mca,
                     opts_(self.cluster_management_addon, template, cluster_configs[cluster]),
                 ))
+
+        # registration: Automatic: the hub's SuperNode registrar (its Deployment after what it mounts and is bound to).
+        self.registrar: list[pulumi.CustomResource] = []
+        for obj in ocm.registrar_objects(spec):
+            deps = self.registrar if obj["kind"] == "Deployment" else []
+            self.registrar.append(kubernetes_object(
+                f"{name}-registrar-{obj['kind'].lower()}", obj,
+                pulumi.ResourceOptions(parent=self, depends_on=[*inherited, *deps], delete_before_replace=True,
+                                       replace_on_changes=REPLACE_ON_CHANGES.get(obj["kind"]))))
 
         self.addon_name = registered(self.cluster_management_addon, cma["metadata"]["name"])
         self.template_names = registered(self.templates, template_names)

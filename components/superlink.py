@@ -11,7 +11,7 @@ from typing import Any, TypedDict
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components._common import depends_on_list, track, type_token
+from components._common import REPLACE_ON_CHANGES, depends_on_list, kubernetes_object, track, type_token
 from components.args import FlowerArgs, HubArgs, as_part
 from components.keys import SharedSecret, SuperLinkCertificate
 from federation import flower
@@ -23,31 +23,6 @@ from federation.spec import FederationSpec
 
 TYPE_TOKEN = type_token("SuperLink")
 
-#: Typed pulumi-kubernetes classes for every kind the hub builder emits.
-_KINDS: dict[tuple[str, str], Any] = {
-    ("v1", "Namespace"): k8s.core.v1.Namespace,
-    ("v1", "ServiceAccount"): k8s.core.v1.ServiceAccount,
-    ("v1", "Secret"): k8s.core.v1.Secret,
-    ("v1", "ConfigMap"): k8s.core.v1.ConfigMap,
-    ("v1", "PersistentVolumeClaim"): k8s.core.v1.PersistentVolumeClaim,
-    ("v1", "Service"): k8s.core.v1.Service,
-    ("apps/v1", "Deployment"): k8s.apps.v1.Deployment,
-    ("networking.k8s.io/v1", "NetworkPolicy"): k8s.networking.v1.NetworkPolicy,
-    ("policy/v1", "PodDisruptionBudget"): k8s.policy.v1.PodDisruptionBudget,
-    ("rbac.authorization.k8s.io/v1", "Role"): k8s.rbac.v1.Role,  # task pods (hub.superexec.taskPods)
-    ("rbac.authorization.k8s.io/v1", "RoleBinding"): k8s.rbac.v1.RoleBinding,
-}
-#: Top-level fields besides apiVersion/kind/metadata, as typed-constructor keyword arguments.
-_FIELDS = {"spec": "spec", "type": "type", "stringData": "string_data", "data": "data",
-           "automountServiceAccountToken": "automount_service_account_token", "rules": "rules",
-           "roleRef": "role_ref", "subjects": "subjects", "imagePullSecrets": "image_pull_secrets"}
-#: Immutable fields: a change must replace the object (the provider cannot know this for every kind).
-REPLACE_ON_CHANGES: dict[str, list[str]] = {
-    "Deployment": ["spec.selector"],
-    "PersistentVolumeClaim": ["spec.storageClassName", "spec.accessModes"],
-    "Secret": ["type"],
-    "RoleBinding": ["roleRef"],
-}
 #: Kinds a SuperLink/SuperExec/proxy pod needs before it can start (it mounts Secrets, ConfigMaps, the PVC).
 _POD_PREREQUISITES = ("ServiceAccount", "Secret", "ConfigMap", "PersistentVolumeClaim", "Role", "RoleBinding")
 
@@ -250,19 +225,9 @@ class SuperLink(pulumi.ComponentResource):
         return checked
 
     def _register(self, component: str, obj: dict[str, Any], depends_on: list[pulumi.Resource]) -> pulumi.CustomResource:
-        cls = _KINDS[(obj["apiVersion"], obj["kind"])]
-        kwargs = {_FIELDS[k]: v for k, v in obj.items() if k in _FIELDS}
-        unknown = set(obj) - set(_FIELDS) - {"apiVersion", "kind", "metadata"}
-        if unknown:
-            raise ValueError(f"{obj['kind']}: no mapping for top-level fields {sorted(unknown)}")
-        opts = pulumi.ResourceOptions(
-            parent=self,
-            depends_on=depends_on or None,
-            delete_before_replace=True,
-            replace_on_changes=REPLACE_ON_CHANGES.get(obj["kind"]),
-        )
-        res: pulumi.CustomResource = cls(child_name(component, obj), metadata=obj["metadata"], **kwargs, opts=opts)
-        return res
+        return kubernetes_object(child_name(component, obj), obj, pulumi.ResourceOptions(
+            parent=self, depends_on=depends_on or None, delete_before_replace=True,
+            replace_on_changes=REPLACE_ON_CHANGES.get(obj["kind"])))
 
     def _name_of(self, kind: str, name: str | None) -> pulumi.Output[Any]:
         """The object's name, carrying a dependency on the object when this component creates it."""

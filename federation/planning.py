@@ -61,7 +61,7 @@ def omitted_secrets(spec: FederationSpec, *, material: KeyMaterial | None) -> li
     for pull in spec.flower.image_pull_secrets:
         out.append(RequiredSecret(pull, ns, "hub", "kubernetes.io/dockerconfigjson", (".dockerconfigjson",),
                                   "registry credentials of the hub pods (flower.imagePullSecrets)"))
-    if spec.hub.supernode_auth.enabled:
+    if spec.hub.supernode_auth.enabled and not ocm.automatic_registration(spec):  # Automatic: generated on the spoke
         out.append(RequiredSecret(
             ocm.node_auth_secret_name(spec), spec.distribution.ocm.agent_namespace, "spokes", "Opaque",
             (ocm.NODE_AUTH_KEY,),

@@ -439,12 +439,6 @@ class Tls(Model):
     additional_ca_certificates: list[PemCertificate] = Field(default=[], max_length=8)
 
 
-class SuperNodeAuth(Model):
-    """SuperNode authentication: only registered ECDSA public keys may connect."""
-
-    enabled: bool = False
-
-
 class GpuSpec(Model):
     """GPUs for the pod that runs the ClientApp, and the nodes it may land on."""
 
@@ -590,6 +584,33 @@ class SuperExecSpec(Model):
     resources: Resources = Resources()
     #: Run each ServerApp run as its own Pod (Flower's Kubernetes executor) instead of a subprocess.
     task_pods: TaskPodsSpec = TaskPodsSpec()
+
+
+class RegistrarSpec(Model):
+    """The hub's SuperNode registrar (`registration: Automatic`): a small Deployment next to the SuperLink."""
+
+    #: Its image: Python and flwr (it calls the Control API with flwr's client); default `flower.images.superexec`.
+    image: ImageRef | None = None
+    resources: Resources = Resources(requests=ResourceList(cpu="10m", memory="64Mi"),
+                                     limits=ResourceList(cpu="200m", memory="256Mi"))
+    #: Seconds between two passes over the ManifestWorks and the SuperLink's nodes (a failed pass is retried then).
+    sync_interval_seconds: Int = Field(default=15, ge=1, le=3600)
+    #: Where it reaches the hub's API server (NetworkPolicy egress; it reads ManifestWorks).
+    api_server: ApiServerAccess = ApiServerAccess()
+
+
+class SuperNodeAuth(Model):
+    """SuperNode authentication: only registered ECDSA public keys may connect.
+
+    `registration: Manual`: you create each cluster's key Secret and run `flwr supernode register`.
+    `Automatic`: each SuperNode generates its key pair on its own cluster (the private key never leaves
+    it), its public key reaches the hub as ManifestWork status feedback, and the hub's registrar
+    registers it with the SuperLink (and unregisters it when the cluster leaves).
+    """
+
+    enabled: bool = False
+    registration: Literal["Manual", "Automatic"] = "Manual"
+    registrar: RegistrarSpec = RegistrarSpec()
 
 
 class FleetProxySpec(Model):

@@ -176,6 +176,14 @@ def _hub(spec: FederationSpec) -> Iterator[Problem]:
         yield Problem("federation.hub.tls.renewBeforeDays", f"must be less than validityDays ({tls.validity_days})")
     if hub.supernode_auth.enabled and tls.mode == "insecure":
         yield Problem("federation.hub.supernodeAuth.enabled", "SuperNode authentication needs TLS (tls.mode is 'insecure')")
+    auth = hub.supernode_auth
+    if auth.registration == "Automatic" and not auth.enabled:
+        yield Problem("federation.hub.supernodeAuth.registration", "'Automatic' registers SuperNode keys: it needs "
+                                                                    "enabled: true")
+    if auth.enabled and auth.registration == "Automatic" and auth.registrar.image is None \
+            and spec.flower.images.superexec is None:
+        yield Problem("federation.hub.supernodeAuth.registrar.image", "required when flower.images.superexec is not set "
+                                                                       "(an image with Python and flwr)")
     if hub.isolation == "process" and spec.flower.images.superexec is None:
         yield Problem(
             "federation.flower.images.superexec",

@@ -14,7 +14,8 @@ import yaml
 from federation import flower, templating
 from federation.errors import SpecError
 from federation.loading import parse_spec, read_stack_config, stack_file
-from federation.manifests import ocm
+from federation.manifests import common, ocm
+from federation.manifests.ocm import addon
 from federation.policies import pss
 from federation.spec import FederationSpec
 from tests.schemas import validate_kubernetes, validate_ocm
@@ -49,10 +50,18 @@ def subprocess_gpu_data() -> dict[str, Any]:
     return data
 
 
+def automatic_data() -> dict[str, Any]:
+    """manual, with SuperNode keys generated on the spokes and registered by the hub's registrar."""
+    data = manual_data()
+    data["hub"]["supernodeAuth"] = {"enabled": True, "registration": "Automatic"}
+    return data
+
+
 VARIANTS = {
     "dev": lambda: stack_data("dev"),
     "prod": lambda: stack_data("prod"),
     "manual": manual_data,
+    "automatic": automatic_data,
     "subprocess-gpu": subprocess_gpu_data,
 }
 
@@ -152,8 +161,8 @@ def clusters_for(spec: FederationSpec, pool_name: str) -> list[str]:
 def test_every_ocm_object_matches_its_crd(variant: str) -> None:
     objs = objects(spec_of(variant))
     assert objs
-    for obj in objs:
-        validate_ocm(obj)
+    for obj in objs:  # the OCM CRs, and the registrar's core objects (registration: Automatic)
+        (validate_ocm if "open-cluster-management.io" in obj["apiVersion"] else validate_kubernetes)(obj)
 
 
 @pytest.mark.parametrize("variant", sorted(VARIANTS))
@@ -275,8 +284,8 @@ def test_no_private_key_material_in_templates_or_works(variant: str) -> None:
     text = json.dumps(objects(spec))
     assert "PRIVATE KEY" not in text
     for template in of_kind(objects(spec), "AddOnTemplate"):
-        kinds = {m["kind"] for m in manifests(template)}
-        assert "Secret" not in kinds
+        # at most the empty placeholder of a key generated on the spoke (registration: Automatic)
+        assert not [m for m in manifests(template) if m["kind"] == "Secret" and (m.get("data") or m.get("stringData"))]
 
 
 def test_builder_refuses_a_private_key_as_ca() -> None:
@@ -456,7 +465,7 @@ def test_ocm_invariants(variant: str) -> None:
         placement = adc["spec"].get("nodePlacement", {})
         if placement.get("tolerations"):
             assert placement.get("nodeSelector")
-    for obj in objs:
+    for obj in [o for o in objs if "open-cluster-management.io" in o["apiVersion"]]:
         annotations = obj["metadata"]["annotations"]
         if obj["kind"] in ("Placement", "ManifestWorkReplicaSet"):
             assert annotations["pulumi.com/waitFor"] and int(annotations["pulumi.com/timeoutSeconds"]) > 0
@@ -576,7 +585,10 @@ def test_process_pools_provision_the_superexec_secret_on_the_spoke(variant: str)
     for pool in spec.pools:
         items = manifests(template_of(objs, spec, pool.name))
         kinds = [m["kind"] for m in items]
-        assert "Secret" not in kinds  # the secret is made on the spoke, never carried in plain text from the hub
+        # the secret is made on the spoke, never carried in plain text from the hub
+        assert ocm.spoke_superexec_secret_name(spec) not in {m["metadata"]["name"] for m in items}
+        items = [m for m in items if m["metadata"]["name"] != ocm.node_key_writer_name(spec)]  # Automatic's key Role
+        kinds = [m["kind"] for m in items]
         dep = find(items, "Deployment")
         pod = dep["spec"]["template"]["spec"]
         (ctr,) = pod["containers"]
@@ -598,8 +610,8 @@ def test_process_pools_provision_the_superexec_secret_on_the_spoke(variant: str)
         assert kinds.index("Role") < kinds.index("RoleBinding") < kinds.index("Deployment")
         # The SuperNode reads the secret from a memory emptyDir filled by the init container.
         assert args[args.index("--superexec-auth-secret-file") + 1] == flower.CONTAINER.superexec_secret
-        (init,) = pod["initContainers"]
-        assert init["name"] == addon.SECRET_INIT_CONTAINER and init["image"] == ctr["image"]
+        (init,) = [c for c in pod["initContainers"] if c["name"] == addon.SECRET_INIT_CONTAINER]
+        assert init["image"] == ctr["image"]
         assert init["args"][-4:] == [addon.SECRET_INIT_API_DIR, ocm.spoke_superexec_secret_name(spec),
                                      flower.CONTAINER.superexec_secret, spec.name]
         assert init["securityContext"] == common.container_security_context()
@@ -609,10 +621,10 @@ def test_process_pools_provision_the_superexec_secret_on_the_spoke(variant: str)
         assert {"name": "superexec-secret", "mountPath": flower.CONTAINER.secret_dir} in init["volumeMounts"]
         # Only the init container gets an API token, a short-lived projected one; the pod automounts none.
         token_vols = [n for n, v in vols.items() if any("serviceAccountToken" in s for s in v.get("projected", {}).get("sources", []))]
-        assert token_vols == ["superexec-secret-api"]
+        assert token_vols == ["spoke-api"]
         assert pod["automountServiceAccountToken"] is False
         assert not [m for m in ctr["volumeMounts"] if m["name"] in token_vols]
-        sources = vols["superexec-secret-api"]["projected"]["sources"]
+        sources = vols["spoke-api"]["projected"]["sources"]
         assert sources[0]["serviceAccountToken"]["expirationSeconds"] == addon.SECRET_INIT_TOKEN_SECONDS
         # No OCM template tokens in the script (OCM would substitute them).
         assert templating.template_variables(init) == set()
@@ -889,3 +901,80 @@ def test_a_new_trust_bundle_rolls_the_supernodes_and_rotation_can_trust_two_cas(
     assert dep_both["spec"]["template"]["metadata"]["annotations"][ocm.CA_CHECKSUM_ANNOTATION] not in sums
     data["hub"]["tls"] = {"additionalCaCertificates": ["-----BEGIN PRIVATE KEY-----\nx\n-----END PRIVATE KEY-----"]}
     assert any("federation.hub.tls.additionalCaCertificates[0]: holds a private key" in p for p in problems_of(data))
+
+
+# --- SuperNode keys generated on the spokes (hub.supernodeAuth.registration: Automatic) --------------------
+
+
+def _automatic(**hub: Any) -> FederationSpec:
+    data = stack_data("prod")
+    data["hub"]["supernodeAuth"] = {"enabled": True, "registration": "Automatic", **hub}
+    return parse_spec(data)
+
+
+def test_automatic_registration_ships_empty_key_objects_applied_create_only() -> None:
+    spec = _automatic()
+    ns = spec.distribution.ocm.agent_namespace
+    for pool in spec.pools:
+        template = template_of(objects(spec), spec, pool.name)
+        items = manifests(template)
+        kinds = [m["kind"] for m in items]
+        secret = [m for m in items if m["kind"] == "Secret"]
+        assert secret == [{"apiVersion": "v1", "kind": "Secret", "type": "Opaque", "metadata": {
+            "name": ocm.node_auth_secret_name(spec), "namespace": ns, "labels": ocm.supernode_labels(spec, pool)}}]
+        public = [m for m in items if m["kind"] == "ConfigMap" and m["metadata"]["name"] == ocm.node_public_key_name(spec)]
+        assert len(public) == 1 and "data" not in public[0]  # the SuperNode fills it on its cluster
+        roles = {m["metadata"]["name"]: m for m in items if m["kind"] == "Role"}
+        # get/update of exactly these two objects: nothing may create, list or delete
+        assert roles[ocm.node_key_writer_name(spec)]["rules"] == [
+            {"apiGroups": [""], "resources": ["secrets"], "resourceNames": [ocm.node_auth_secret_name(spec)],
+             "verbs": ["get", "update"]},
+            {"apiGroups": [""], "resources": ["configmaps"], "resourceNames": [ocm.node_public_key_name(spec)],
+             "verbs": ["get", "update"]}]
+        assert kinds.index("Secret") < kinds.index("Deployment")
+        configs = template["spec"]["agentSpec"]["manifestConfigs"]
+        by_resource = {c["resourceIdentifier"]["resource"]: c for c in configs}
+        assert by_resource["secrets"]["updateStrategy"] == {"type": "CreateOnly"}
+        assert by_resource["configmaps"] == {
+            "resourceIdentifier": {"group": "", "resource": "configmaps", "name": ocm.node_public_key_name(spec),
+                                   "namespace": ns},
+            "updateStrategy": {"type": "CreateOnly"},
+            "feedbackRules": [{"type": "JSONPaths", "jsonPaths": [{"name": "publicKey", "path": ".data.publicKey"}]}],
+            "feedbackScrapeType": "Watch"}
+        # The health rule keeps its wildcard entry (the prober's exact entry would drop its conditions).
+        assert configs[0] == ocm.supernode_health_rule(spec)
+
+
+def test_automatic_registration_key_comes_from_the_init_container_not_a_secret_volume() -> None:
+    spec = _automatic()
+    for pool in spec.pools:
+        pod = find(manifests(template_of(objects(spec), spec, pool.name)), "Deployment")["spec"]["template"]["spec"]
+        (ctr,) = pod["containers"]
+        vols = {v["name"]: v for v in pod["volumes"]}
+        assert vols[addon.NODE_KEY_VOLUME] == {"name": addon.NODE_KEY_VOLUME,
+                                               "emptyDir": {"medium": "Memory", "sizeLimit": "1Mi"}}
+        assert not [v for v in pod["volumes"] if "secret" in v]
+        args = ctr["command"] + ctr["args"]
+        assert args[args.index("--auth-supernode-private-key") + 1] == flower.CONTAINER.node_private_key
+        assert {"name": addon.NODE_KEY_VOLUME, "mountPath": flower.CONTAINER.auth_dir, "readOnly": True} \
+            in ctr["volumeMounts"]
+        init = {c["name"]: c for c in pod["initContainers"]}[addon.NODE_KEY_INIT_CONTAINER]
+        assert init["args"][-6:] == [addon.SECRET_INIT_API_DIR, ocm.node_auth_secret_name(spec), ocm.NODE_AUTH_KEY,
+                                     ocm.node_public_key_name(spec), ocm.NODE_PUBLIC_KEY, flower.CONTAINER.node_private_key]
+        assert init["securityContext"] == common.container_security_context()
+        assert templating.template_variables(init) == set()
+        # One projected API volume for every init container; the SuperNode container mounts no token.
+        assert [n for n, v in vols.items() if "projected" in v] == [addon.API_VOLUME]
+        assert addon.API_VOLUME not in {m["name"] for m in ctr["volumeMounts"]}
+
+
+def test_manual_registration_is_unchanged_and_automatic_needs_auth() -> None:
+    manual = spec_of("prod")
+    assert not [c for c in template_of(objects(manual), manual, "cpu")["spec"]["agentSpec"]["manifestConfigs"]
+                if c["resourceIdentifier"]["resource"] in ("secrets", "configmaps")]
+    assert ocm.registrar_objects(manual) == []
+    data = stack_data("prod")
+    data["hub"]["supernodeAuth"] = {"enabled": False, "registration": "Automatic"}
+    with pytest.raises(SpecError, match=r"federation.hub.supernodeAuth.registration: 'Automatic' registers SuperNode "
+                                        r"keys: it needs enabled: true"):
+        parse_spec(data)

@@ -117,6 +117,8 @@ __all__ = [
 SUPERLINK_COMPONENT = "superlink"
 SUPEREXEC_COMPONENT = "serverapp-superexec"
 PROXY_COMPONENT = "fleet-proxy"
+#: The SuperNode registrar (`hub.supernodeAuth.registration: Automatic`; built by federation.manifests.ocm.registrar).
+REGISTRAR_COMPONENT = "supernode-registrar"
 #: Where the proxy container finds its nginx.conf, its TLS files, and writes (pid, temp paths).
 PROXY_CONFIG_DIR = "/etc/flower-fleet-proxy"
 PROXY_CONFIG_KEY = "nginx.conf"
@@ -563,7 +565,8 @@ def _proxy_configmap(spec: FederationSpec) -> Obj:
     }
 
 
-def _secret_volume(name: str, secret_name: str, keys: Sequence[str]) -> Obj:
+def secret_volume(name: str, secret_name: str, keys: Sequence[str]) -> Obj:
+    """A volume of `keys` of Secret `secret_name`, each a file of its own name (mode 0440)."""
     return {
         "name": name,
         "secret": {
@@ -578,7 +581,7 @@ def _mount_secret(volumes: list[Obj], mounts: list[Obj], name: str, secret_name:
                   path: str) -> None:
     """Mount `keys` of Secret `secret_name` read-only at `path` (nothing when there is no Secret)."""
     if secret_name is not None:
-        volumes.append(_secret_volume(name, secret_name, keys))
+        volumes.append(secret_volume(name, secret_name, keys))
         mounts.append({"name": name, "mountPath": path, "readOnly": True})
 
 
@@ -754,6 +757,8 @@ def _superlink_network_policy(spec: FederationSpec) -> Obj:
     peers: list[Obj] = [{"podSelector": {"matchLabels": common.selector_labels(spec, PROXY_COMPONENT)}}]
     if hub.isolation == "process":
         peers.append({"podSelector": {"matchLabels": common.selector_labels(spec, SUPEREXEC_COMPONENT)}})
+    if hub.supernode_auth.enabled and hub.supernode_auth.registration == "Automatic":
+        peers.append({"podSelector": {"matchLabels": common.selector_labels(spec, REGISTRAR_COMPONENT)}})
     peers += [_peer(c) for c in hub.control_clients]
     return {
         "apiVersion": "networking.k8s.io/v1",

@@ -103,6 +103,7 @@ from federation.manifests.ocm.names import (
     KLUSTERLET_PULL_SECRET,
     MWRS_AWAIT,
     NODE_AUTH_KEY,
+    NODE_PUBLIC_KEY,
     PLACEMENT_AWAIT,
     POOL_LABEL,
     SKIP_AWAIT,
@@ -111,6 +112,7 @@ from federation.manifests.ocm.names import (
     VAR_PARTITION_ID,
     VAR_SUPERLINK_ADDRESS,
     addon_feature_label,
+    automatic_registration,
     ca_bundle,
     ca_checksum,
     ca_configmap_name,
@@ -121,7 +123,11 @@ from federation.manifests.ocm.names import (
     config_name,
     mwrs_name,
     node_auth_secret_name,
+    node_key_writer_name,
+    node_public_key_name,
     placement_name,
+    registrar_name,
+    registrations_name,
     secret_writer_name,
     spoke_image,
     spoke_image_pull_secrets,
@@ -144,14 +150,16 @@ from federation.manifests.ocm.placement import (
     pool_bindings,
     rollout_strategy,
 )
+from federation.manifests.ocm.registrar import registrar_objects
 from federation.spec import FederationSpec
 
 
 def all_objects(spec: FederationSpec, *, ca_certificate: str | None, superlink_address: str) -> list[Obj]:
-    """Every hub object of the OCM distribution: bindings, placements, addon, ClientApp MWRS."""
+    """Every hub object of the OCM distribution: bindings, placements, addon, registrar, ClientApp MWRS."""
     out = cluster_set_bindings(spec)
     out += [placement(spec, p) for p in spec.pools]
     out += addon_objects(spec, ca_certificate=ca_certificate, superlink_address=superlink_address)
+    out += registrar_objects(spec)
     pools = spec.pools_by_name
     for app in spec.client_apps:
         out += [clientapp_placement(spec, pools[n]) for n in app.pools if n in pools]
@@ -177,6 +185,7 @@ __all__ = [
     "KLUSTERLET_PULL_SECRET",
     "MWRS_AWAIT",
     "NODE_AUTH_KEY",
+    "NODE_PUBLIC_KEY",
     "OUTAGE_TAINTS",
     "PLACEHOLDER_CA",
     "PLACEMENT_AWAIT",
@@ -193,6 +202,7 @@ __all__ = [
     "addon_template",
     "all_objects",
     "applicable_configs",
+    "automatic_registration",
     "binding_owners",
     "ca_bundle",
     "ca_checksum",
@@ -216,10 +226,15 @@ __all__ = [
     "manual_clusters",
     "mwrs_name",
     "node_auth_secret_name",
+    "node_key_writer_name",
+    "node_public_key_name",
     "placement",
     "placement_name",
     "pool_addon_objects",
     "pool_bindings",
+    "registrar_name",
+    "registrar_objects",
+    "registrations_name",
     "rollout_strategy",
     "secret_writer_name",
     "spoke_image",

@@ -18,11 +18,13 @@ from federation.manifests.ocm.names import (
     CMA_DELETION,
     DELETION_ORPHAN,
     NODE_AUTH_KEY,
+    NODE_PUBLIC_KEY,
     SKIP_AWAIT,
     SUPERNODE_CONTAINER,
     VAR_NUM_PARTITIONS,
     VAR_PARTITION_ID,
     VAR_SUPERLINK_ADDRESS,
+    automatic_registration,
     ca_bundle,
     ca_checksum,
     ca_configmap_name,
@@ -30,6 +32,8 @@ from federation.manifests.ocm.names import (
     cluster_config_name,
     config_name,
     node_auth_secret_name,
+    node_key_writer_name,
+    node_public_key_name,
     placement_name,
     secret_writer_name,
     spoke_image,
@@ -46,8 +50,14 @@ from federation.templating import Token
 
 #: The SuperNode pod's init container that provisions the spoke's SuperExec secret (process isolation).
 SECRET_INIT_CONTAINER = "superexec-secret"  # noqa: S105 - a container name
-#: Where the init container (only it) finds a short-lived API token, the cluster CA and its namespace.
+#: Where the init containers (only they) find a short-lived API token, the cluster CA and their namespace.
 SECRET_INIT_API_DIR = "/var/run/secrets/flower-superexec-init"  # noqa: S105 - a mount path
+#: The projected volume mounted there.
+API_VOLUME = "spoke-api"
+#: The SuperNode pod's init container that provisions its node key (`registration: Automatic`).
+NODE_KEY_INIT_CONTAINER = "supernode-key"
+#: The memory-backed emptyDir it copies the private key to (the SuperNode's --auth-supernode-private-key).
+NODE_KEY_VOLUME = "node-auth"
 #: Lifetime of that projected token (the kubelet's minimum is 10 minutes).
 SECRET_INIT_TOKEN_SECONDS = 600
 
@@ -80,6 +90,18 @@ print(f"SuperExec secret of {ns}/{name} written to {out} ({len(data)} bytes)")
 """  # noqa: S105 - a script, not a secret
 
 
+def _api_volume() -> Obj:
+    """A projected, 10-minute API token with the cluster CA and the namespace: the init containers' only credential."""
+    return {"name": API_VOLUME, "projected": {"defaultMode": 0o440, "sources": [
+        {"serviceAccountToken": {"path": "token", "expirationSeconds": SECRET_INIT_TOKEN_SECONDS}},
+        {"configMap": {"name": "kube-root-ca.crt", "items": [{"key": "ca.crt", "path": "ca.crt"}]}},
+        {"downwardAPI": {"items": [{"path": "namespace", "fieldRef": {"fieldPath": "metadata.namespace"}}]}},
+    ]}}
+
+
+_INIT_RESOURCES = {"requests": {"cpu": "10m", "memory": "32Mi"}, "limits": {"cpu": "200m", "memory": "64Mi"}}
+
+
 def superexec_secret_init(spec: FederationSpec, pool: PoolSpec) -> tuple[Obj, list[Obj]]:
     """The init container that provisions the spoke's SuperExec secret, and the volumes it needs.
 
@@ -87,26 +109,125 @@ def superexec_secret_init(spec: FederationSpec, pool: PoolSpec) -> tuple[Obj, li
     SuperNode pod's init container creates the Secret :func:`~federation.manifests.ocm.names.spoke_superexec_secret_name`
     in the agent namespace when absent and copies its value into a memory-backed emptyDir the SuperNode
     reads (`--superexec-auth-secret-file`); the ClientApp SuperExec pods mount the Secret itself. Only
-    this container gets an API token (a projected, 10-minute one; the pod does not automount one), bound
+    the init containers get an API token (a projected, 10-minute one; the pod does not automount one), bound
     by :func:`~federation.manifests.ocm.names.secret_writer_name` to `create` Secrets and `get` that one.
     """
     secret_file = PurePosixPath(flower.CONTAINER.superexec_secret)
     process = flower.Process(argv=("python", "-c", _SECRET_INIT, SECRET_INIT_API_DIR, spoke_superexec_secret_name(spec),
                                    str(secret_file), spec.name))
     mounts: list[Obj] = [{"name": "superexec-secret", "mountPath": str(secret_file.parent)},
-              {"name": "superexec-secret-api", "mountPath": SECRET_INIT_API_DIR, "readOnly": True}]
-    res = {"requests": {"cpu": "10m", "memory": "32Mi"}, "limits": {"cpu": "200m", "memory": "64Mi"}}
-    ctr = common.container(SECRET_INIT_CONTAINER, spoke_image(spec, pool.image or spec.flower.images.supernode), process, res=res,
-                           mounts=mounts, pull_policy=spec.flower.image_pull_policy, probes=False)
-    volumes: list[Obj] = [
-        {"name": "superexec-secret", "emptyDir": {"medium": "Memory", "sizeLimit": "1Mi"}},
-        {"name": "superexec-secret-api", "projected": {"defaultMode": 0o440, "sources": [
-            {"serviceAccountToken": {"path": "token", "expirationSeconds": SECRET_INIT_TOKEN_SECONDS}},
-            {"configMap": {"name": "kube-root-ca.crt", "items": [{"key": "ca.crt", "path": "ca.crt"}]}},
-            {"downwardAPI": {"items": [{"path": "namespace", "fieldRef": {"fieldPath": "metadata.namespace"}}]}},
-        ]}},
+                         {"name": API_VOLUME, "mountPath": SECRET_INIT_API_DIR, "readOnly": True}]
+    ctr = common.container(SECRET_INIT_CONTAINER, spoke_image(spec, pool.image or spec.flower.images.supernode), process,
+                           res=_INIT_RESOURCES, mounts=mounts, pull_policy=spec.flower.image_pull_policy, probes=False)
+    return ctr, [{"name": "superexec-secret", "emptyDir": {"medium": "Memory", "sizeLimit": "1Mi"}}]
+
+
+#: Reads the SuperNode's key from its Secret (shipped empty by the addon, `CreateOnly`), generating an
+#: ECDSA P-384 key pair when it holds none (or no OpenSSH EC key), writes the private key where the
+#: SuperNode reads it, and publishes the OpenSSH public key in the ConfigMap whose status feedback brings
+#: it to the hub. A 409 (another replica wrote first) exits, and the restarted container reads the winner's
+#: key. Same constraints as _SECRET_INIT; `cryptography` is a dependency of flwr, so every flwr image has it.
+_NODE_KEY_INIT = """\
+import base64, http.client, json, os, ssl, sys
+from cryptography.hazmat.primitives import serialization as ser
+from cryptography.hazmat.primitives.asymmetric import ec
+api_dir, secret, secret_key, cm, cm_key, out = sys.argv[1:7]
+read = lambda f: open(os.path.join(api_dir, f)).read().strip()
+ns, token = read("namespace"), read("token")
+host, port = os.environ["KUBERNETES_SERVICE_HOST"], int(os.environ.get("KUBERNETES_SERVICE_PORT", "443"))
+ctx = ssl.create_default_context(cafile=os.path.join(api_dir, "ca.crt"))
+headers = {"Authorization": "Bearer " + token, "Accept": "application/json", "Content-Type": "application/json"}
+def call(method, path, body=None): c = http.client.HTTPSConnection(host, port, context=ctx, timeout=15); \
+c.request(method, path, body=body, headers=headers); r = c.getresponse(); return r.status, r.read()
+def need(what, status, raw): return json.loads(raw) if status == 200 else \
+sys.exit(f"{what}: HTTP {status}: {raw[:300].decode(errors='replace')}")
+def parse(pem): return ser.load_ssh_private_key(pem, None)
+surl, curl = f"/api/v1/namespaces/{ns}/secrets/{secret}", f"/api/v1/namespaces/{ns}/configmaps/{cm}"
+obj = need(f"cannot read Secret {ns}/{secret}", *call("GET", surl))
+pem = base64.b64decode((obj.get("data") or {}).get(secret_key, ""))
+key = None
+try: key = parse(pem) if pem else None
+except (ValueError, TypeError): print(f"Secret {ns}/{secret}: '{secret_key}' is not an OpenSSH private key: replacing it")
+fresh = not isinstance(key, ec.EllipticCurvePrivateKey)
+key = ec.generate_private_key(ec.SECP384R1()) if fresh else key
+pem = key.private_bytes(ser.Encoding.PEM, ser.PrivateFormat.OpenSSH, ser.NoEncryption()) if fresh else pem
+if fresh: obj["data"] = {**(obj.get("data") or {}), secret_key: base64.b64encode(pem).decode()}
+status, raw = call("PUT", surl, json.dumps(obj)) if fresh else (200, b"{}")
+if status == 409: sys.exit(f"Secret {ns}/{secret} changed while the new key was written (another replica?): retrying")
+need(f"cannot write Secret {ns}/{secret}", status, raw)
+print(f"Secret {ns}/{secret}: " + ("generated a new ECDSA P-384 key" if fresh else "using its key"))
+pub = key.public_key().public_bytes(ser.Encoding.OpenSSH, ser.PublicFormat.OpenSSH).decode()
+cmo = need(f"cannot read ConfigMap {ns}/{cm}", *call("GET", curl))
+if (cmo.get("data") or {}).get(cm_key) != pub: cmo["data"] = {**(cmo.get("data") or {}), cm_key: pub}; \
+need(f"cannot write ConfigMap {ns}/{cm}", *call("PUT", curl, json.dumps(cmo))); \
+print(f"ConfigMap {ns}/{cm}: public key published")
+fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o440); os.write(fd, pem); os.close(fd)
+print(f"private key written to {out}; public key {pub.split()[0]} {pub.split()[1][-16:]}")
+"""
+
+
+def node_key_init(spec: FederationSpec, pool: PoolSpec) -> tuple[Obj, list[Obj]]:
+    """`registration: Automatic`: the init container that provisions the SuperNode's key on its own cluster.
+
+    The private key is born in the spoke's Secret :func:`~federation.manifests.ocm.names.node_auth_secret_name`
+    and never leaves the cluster; the SuperNode reads a copy from a memory-backed emptyDir. The public key
+    goes into :func:`~federation.manifests.ocm.names.node_public_key_name`, which the work agent feeds back
+    to the hub (see :func:`node_key_manifest_configs`) for the registrar.
+    """
+    key_file = PurePosixPath(flower.CONTAINER.node_private_key)
+    process = flower.Process(argv=("python", "-c", _NODE_KEY_INIT, SECRET_INIT_API_DIR, node_auth_secret_name(spec),
+                                   NODE_AUTH_KEY, node_public_key_name(spec), NODE_PUBLIC_KEY, str(key_file)))
+    mounts: list[Obj] = [{"name": NODE_KEY_VOLUME, "mountPath": str(key_file.parent)},
+                         {"name": API_VOLUME, "mountPath": SECRET_INIT_API_DIR, "readOnly": True}]
+    ctr = common.container(NODE_KEY_INIT_CONTAINER, spoke_image(spec, pool.image or spec.flower.images.supernode),
+                           process, res=_INIT_RESOURCES, mounts=mounts, pull_policy=spec.flower.image_pull_policy,
+                           probes=False)
+    return ctr, [{"name": NODE_KEY_VOLUME, "emptyDir": {"medium": "Memory", "sizeLimit": "1Mi"}}]
+
+
+def node_key_objects(spec: FederationSpec, pool: PoolSpec) -> list[Obj]:
+    """The empty key Secret and public-key ConfigMap (applied `CreateOnly`) and the Role that writes them.
+
+    Shipped by the addon, both are deleted with it (a cluster that leaves and rejoins gets a new key: Flower
+    never accepts an unregistered key again). Only `get` and `update` of these two names: nothing may
+    create, list or delete.
+    """
+    ns = spec.distribution.ocm.agent_namespace
+    labels = supernode_labels(spec, pool)
+    name = node_key_writer_name(spec)
+    return [
+        {"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+         "metadata": common.metadata(node_auth_secret_name(spec), ns, labels=labels)},
+        {"apiVersion": "v1", "kind": "ConfigMap",
+         "metadata": common.metadata(node_public_key_name(spec), ns, labels=labels)},
+        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role", "metadata": common.metadata(name, ns, labels=labels),
+         "rules": [
+             {"apiGroups": [""], "resources": ["secrets"], "resourceNames": [node_auth_secret_name(spec)],
+              "verbs": ["get", "update"]},
+             {"apiGroups": [""], "resources": ["configmaps"], "resourceNames": [node_public_key_name(spec)],
+              "verbs": ["get", "update"]},
+         ]},
+        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+         "metadata": common.metadata(name, ns, labels=labels),
+         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": name},
+         "subjects": [{"kind": "ServiceAccount", "name": supernode_name(spec), "namespace": ns}]},
     ]
-    return ctr, volumes
+
+
+def node_key_manifest_configs(spec: FederationSpec) -> list[Obj]:
+    """Work-agent settings of the key objects: never overwrite what the SuperNode wrote (`CreateOnly`), and
+    feed the public key back to the hub (`.data.publicKey`, watched) as the ManifestWork's status."""
+    ns = spec.distribution.ocm.agent_namespace
+    return [
+        {"resourceIdentifier": {"group": "", "resource": "secrets", "name": node_auth_secret_name(spec), "namespace": ns},
+         "updateStrategy": {"type": "CreateOnly"}},
+        {"resourceIdentifier": {"group": "", "resource": "configmaps", "name": node_public_key_name(spec),
+                                "namespace": ns},
+         "updateStrategy": {"type": "CreateOnly"},
+         "feedbackRules": [{"type": "JSONPaths", "jsonPaths": [{"name": NODE_PUBLIC_KEY,
+                                                                "path": f".data.{NODE_PUBLIC_KEY}"}]}],
+         "feedbackScrapeType": "Watch"},
+    ]
 
 
 def superexec_secret_rbac(spec: FederationSpec, pool: PoolSpec) -> list[Obj]:
@@ -196,17 +317,24 @@ def supernode_deployment(spec: FederationSpec, pool: PoolSpec, ca_bundle: str | 
         vols.append({"name": "ca", "configMap": {"name": ca_configmap_name(spec),
                                                  "items": [{"key": "ca.crt", "path": "ca.crt"}]}})
         mounts.append({"name": "ca", "mountPath": flower.CONTAINER.tls_dir, "readOnly": True})
-    if spec.hub.supernode_auth.enabled:
-        vols.append({"name": "node-auth", "secret": {
-            "secretName": node_auth_secret_name(spec), "defaultMode": 0o440,
-            "items": [{"key": NODE_AUTH_KEY, "path": "private-key"}]}})
-        mounts.append({"name": "node-auth", "mountPath": flower.CONTAINER.auth_dir, "readOnly": True})
     init: list[Obj] = []
+    if automatic_registration(spec):
+        init_ctr, init_vols = node_key_init(spec, pool)
+        init.append(init_ctr)
+        vols += init_vols
+        mounts.append({"name": NODE_KEY_VOLUME, "mountPath": flower.CONTAINER.auth_dir, "readOnly": True})
+    elif spec.hub.supernode_auth.enabled:
+        vols.append({"name": NODE_KEY_VOLUME, "secret": {
+            "secretName": node_auth_secret_name(spec), "defaultMode": 0o440,
+            "items": [{"key": NODE_AUTH_KEY, "path": PurePosixPath(flower.CONTAINER.node_private_key).name}]}})
+        mounts.append({"name": NODE_KEY_VOLUME, "mountPath": flower.CONTAINER.auth_dir, "readOnly": True})
     if flower.pool_uses_superexec_secret(pool):
         init_ctr, init_vols = superexec_secret_init(spec, pool)
         init.append(init_ctr)
         vols += init_vols
         mounts.append({"name": "superexec-secret", "mountPath": flower.CONTAINER.secret_dir, "readOnly": True})
+    if init:
+        vols.append(_api_volume())
     image = spoke_image(spec, pool.image or spec.flower.images.supernode)
     ctr = common.container(
         SUPERNODE_CONTAINER, image, process, res=supernode_resources(pool), mounts=mounts,
@@ -281,6 +409,8 @@ def template_manifests(spec: FederationSpec, pool: PoolSpec, ca_certificate: Any
                     "data": {"ca.crt": bundle}})
     if flower.pool_uses_superexec_secret(pool):
         out += superexec_secret_rbac(spec, pool)
+    if automatic_registration(spec):
+        out += node_key_objects(spec, pool)
     out.append(supernode_deployment(spec, pool, ca_bundle(spec, ca_certificate)
                                     if uses_tls(spec) and isinstance(ca_certificate, str) else None))
     selector = common.selector_labels(spec, "supernode")
@@ -317,7 +447,8 @@ def addon_template(spec: FederationSpec, pool: PoolSpec, ca_certificate: Any) ->
             # survive carries DELETION_ORPHAN).
             "agentSpec": {
                 "workload": {"manifests": template_manifests(spec, pool, ca_certificate)},
-                "manifestConfigs": [supernode_health_rule(spec)],
+                "manifestConfigs": [supernode_health_rule(spec),
+                                    *(node_key_manifest_configs(spec) if automatic_registration(spec) else [])],
             },
         },
     }

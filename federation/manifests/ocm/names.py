@@ -20,6 +20,10 @@ SUPERNODE_CONTAINER = "supernode"
 CLIENTAPP_CONTAINER = "superexec"
 #: Key of the node-auth Secret (:func:`node_auth_secret_name`) holding the SuperNode's OpenSSH EC key.
 NODE_AUTH_KEY = "private-key"
+#: Key of :func:`node_public_key_name` (and the name of its status feedback value): the OpenSSH public key.
+NODE_PUBLIC_KEY = "publicKey"
+#: The prefix of the SuperNode names the registrar registers (`ocm:<cluster>`): the nodes it owns.
+REGISTERED_NODE_PREFIX = "ocm:"
 POOL_LABEL = "flower-federation/pool"
 CLIENTAPP_LABEL = "flower-federation/clientapp"
 SKIP_AWAIT = {"pulumi.com/skipAwait": "true"}
@@ -112,8 +116,34 @@ def ca_configmap_name(spec: FederationSpec) -> str:
 
 
 def node_auth_secret_name(spec: FederationSpec) -> str:
-    """The Secret expected on each spoke (provisioned out of band) with the SuperNode's private key."""
+    """The Secret on each spoke with the SuperNode's private key (out of band, or generated there: Automatic)."""
     return f"{spec.name}-supernode-auth"
+
+
+def automatic_registration(spec: FederationSpec) -> bool:
+    """SuperNode keys are generated on their clusters and registered by the hub's registrar."""
+    auth = spec.hub.supernode_auth
+    return auth.enabled and auth.registration == "Automatic"
+
+
+def node_public_key_name(spec: FederationSpec) -> str:
+    """The spoke ConfigMap the SuperNode publishes its public key in (fed back to the hub by the work agent)."""
+    return f"{spec.name}-supernode-public-key"
+
+
+def node_key_writer_name(spec: FederationSpec) -> str:
+    """The Role/RoleBinding that lets the SuperNode's key init container write its key Secret and ConfigMap."""
+    return f"{spec.name}-supernode-key-writer"
+
+
+def registrar_name(spec: FederationSpec) -> str:
+    """The hub's SuperNode registrar: Deployment, ServiceAccount, RBAC, script ConfigMap, NetworkPolicy."""
+    return f"{spec.name}-supernode-registrar"
+
+
+def registrations_name(spec: FederationSpec) -> str:
+    """The hub ConfigMap where the registrar reports each cluster's registration (read by `status`)."""
+    return f"{spec.name}-supernode-registrations"
 
 
 def spoke_superexec_secret_name(spec: FederationSpec) -> str:
