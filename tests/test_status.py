@@ -408,3 +408,49 @@ def test_unreachable_hub_is_unknown_exit_1(tmp_path: Path) -> None:
     doc = json.loads(res.stdout)
     assert doc["health"] == "unknown" and "cannot reach the hub API server https://127.0.0.1:1" in doc["error"]
     assert "Traceback" not in res.stderr
+
+
+# --------------------------------------------------------------------------- SuperNode registration (Automatic)
+
+
+def automatic(dev: FederationSpec) -> FederationSpec:
+    return make_spec(name="flower-dev", hub={"supernodeAuth": {"enabled": True, "registration": "Automatic"},
+                                             "exposure": {"type": "NodePort", "nodePort": 30800}},
+                     pools=[{"name": "cpu", "selection": {"clusterSets": ["dev"]}}])
+
+
+def report(regs: dict[str, Any], error: str | None = None) -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "flower-dev-supernode-registrations"},
+            "data": {"registrations.json": json.dumps({"registrations": regs, "failures": 0, "error": error})}}
+
+
+def test_registration_per_cluster_from_the_registrars_report(dev: FederationSpec) -> None:
+    spec = automatic(dev)
+    r = st.refs(spec)
+    assert r.registrations == names.registrations_name(spec)
+    assert (names.registrar_name(spec), "supernode-registrar") in r.deployments  # its Deployment is checked too
+    snap = healthy_snapshot(spec)
+    snap.registrations = report({"dev-1": {"state": "Registered", "nodeId": "77", "key": "sha256:ab"},
+                                 "dev-2": {"state": "Failed", "key": "sha256:cd", "message": "the SuperLink refuses"}})
+    result = st.evaluate(spec, snap, online(2), now=NOW)
+    assert by(result, "registration", "dev-1").health == "healthy"
+    assert by(result, "registration", "dev-1").summary == "dev-1: Registered as node 77"
+    failed = by(result, "registration", "dev-2")
+    assert failed.health == "degraded" and "the SuperLink refuses" in failed.summary
+    assert result.exit_code() == 1
+    assert [i["name"] for i in result.as_json()["registration"]] == ["dev-1", "dev-2"]
+    assert "SuperNode registration" in st.render_text(result)
+
+
+def test_registration_not_reported_yet_or_a_failed_pass_is_degraded(dev: FederationSpec) -> None:
+    spec = automatic(dev)
+    snap = healthy_snapshot(spec)
+    result = st.evaluate(spec, snap, online(2), now=NOW)
+    (item,) = result.section("registration")
+    assert item.health == "degraded" and "the registrar has not reported yet" in item.summary
+    snap.registrations = report({"dev-1": {"state": "Registered", "nodeId": "1"}}, error="listing ManifestWorks: HTTP 403")
+    result = st.evaluate(spec, snap, online(2), now=NOW)
+    assert by(result, "registration", "registrar").summary == "its last pass failed: listing ManifestWorks: HTTP 403"
+    assert "not reached the registrar yet" in by(result, "registration", "dev-2").summary
+    # Manual registration: no such section.
+    assert st.evaluate(dev, healthy_snapshot(dev), online(2), now=NOW).section("registration") == []

@@ -141,6 +141,8 @@ def snapshot(api: Any, r: HubRefs) -> HubSnapshot:
     for mwrs in r.mwrs.values():
         snap.mwrs[mwrs] = read(f"ManifestWorkReplicaSet {mwrs}", _path(
             names.API_WORK, "manifestworkreplicasets", mwrs, r.ocm_namespace))
+    if r.registrations is not None:
+        snap.registrations = read(f"ConfigMap {r.registrations}", _path("v1", "configmaps", r.registrations, ns))
     return snap
 
 

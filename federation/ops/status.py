@@ -13,6 +13,7 @@ Exit codes (:meth:`FederationStatus.exit_code`): 0 healthy; 1 degraded or unknow
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -21,6 +22,7 @@ from typing import Any, Literal
 from federation.manifests import hub as hub_manifests
 from federation.manifests.common import Obj
 from federation.manifests.ocm import names
+from federation.manifests.ocm import registrar as registrar_manifests
 from federation.spec import FederationSpec
 
 Health = Literal["healthy", "degraded", "unknown"]
@@ -63,13 +65,15 @@ class HubRefs:
     clientapp_placements: Mapping[str, str] = field(default_factory=dict)
     #: The pools of each ClientApp.
     clientapp_pools: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    #: The SuperNode registrar's report ConfigMap (`registration: Automatic`), else None.
+    registrations: str | None = None
 
 
 def refs(spec: FederationSpec) -> HubRefs:
     """Every name status reads, from the builders (never re-derived here)."""
     deployments = []
     selector: Mapping[str, str] = {}
-    for obj in hub_manifests.hub_objects(spec):
+    for obj in [*hub_manifests.hub_objects(spec), *registrar_manifests.registrar_objects(spec)]:
         if obj["kind"] != "Deployment":
             continue
         component = obj["metadata"].get("labels", {}).get("app.kubernetes.io/component", "")
@@ -89,6 +93,7 @@ def refs(spec: FederationSpec) -> HubRefs:
         clientapp_placements={p.name: names.clientapp_placement_name(spec, p) for p in spec.pools
                               if any(p.name in a.pools for a in spec.client_apps)},
         clientapp_pools={a.name: tuple(a.pools) for a in spec.client_apps},
+        registrations=names.registrations_name(spec) if names.automatic_registration(spec) else None,
     )
 
 
@@ -106,6 +111,8 @@ class HubSnapshot:
     #: ManagedClusterAddOns named like the addon, in any cluster namespace.
     addons: list[Obj] = field(default_factory=list)
     mwrs: dict[str, Obj | None] = field(default_factory=dict)
+    #: The registrar's report ConfigMap (registration: Automatic).
+    registrations: Obj | None = None
     #: Reads that failed other than "not found" (what, why): the objects concerned are unknown, not missing.
     errors: dict[str, str] = field(default_factory=dict)
 
@@ -175,6 +182,7 @@ class FederationStatus:
             "pools": [i.as_json() for i in self.section("pools")],
             "addon": [i.as_json() for i in self.section("addon")],
             "clientApps": [i.as_json() for i in self.section("clientApps")],
+            "registration": [i.as_json() for i in self.section("registration")],
         }
 
 
@@ -380,6 +388,48 @@ def _addon_items(r: HubRefs, snapshot: HubSnapshot, expected: Sequence[str]) -> 
     return items
 
 
+_REGISTRATION_HEALTH: Mapping[str, Health] = {"Registered": "healthy", "Pending": "degraded", "Failed": "degraded"}
+
+
+def _registration_items(r: HubRefs, snapshot: HubSnapshot, selected: Sequence[str]) -> list[Item]:
+    """Each selected cluster's key registration, as the registrar last reported it (registration: Automatic)."""
+    if r.registrations is None:
+        return []
+    name = r.registrations
+    error = _unknown_read(snapshot, f"ConfigMap {name}")
+    if error is not None:
+        return [Item("registration", name, "unknown", f"ConfigMap {name}: cannot read ({error})", {})]
+    text = ((snapshot.registrations or {}).get("data") or {}).get(registrar_manifests.REPORT_KEY)
+    try:
+        report = json.loads(text) if isinstance(text, str) else None
+    except ValueError:
+        report = None
+    if not isinstance(report, dict):
+        return [Item("registration", name, "degraded", f"the registrar has not reported yet (ConfigMap {r.namespace}/{name}); "
+                     "see its Deployment's log", {})]
+    items: list[Item] = []
+    if report.get("error"):
+        items.append(Item("registration", "registrar", "degraded", f"its last pass failed: {report['error']}",
+                          {"error": report["error"]}))
+    clusters = report.get("registrations") or {}
+    for cluster in sorted(set(clusters) | set(selected)):
+        entry = clusters.get(cluster)
+        if not isinstance(entry, dict):
+            items.append(Item("registration", cluster, "degraded",
+                              f"{cluster}: selected, but its addon ManifestWork has not reached the registrar yet",
+                              {"cluster": cluster, "state": None}))
+            continue
+        state = str(entry.get("state"))
+        summary = f"{cluster}: {state}"
+        if entry.get("nodeId"):
+            summary += f" as node {entry['nodeId']}"
+        if entry.get("message"):
+            summary += f" ({entry['message']})"
+        items.append(Item("registration", cluster, _REGISTRATION_HEALTH.get(state, "unknown"), summary,
+                          {"cluster": cluster, **entry}))
+    return items
+
+
 def _clientapp_item(app: str, name: str, snapshot: HubSnapshot, targets: Sequence[tuple[str, str]]) -> Item:
     details: dict[str, Any] = {"kind": "ManifestWorkReplicaSet", "manifestWorkReplicaSet": name}
     error = _unknown_read(snapshot, f"ManifestWorkReplicaSet {name}")
@@ -461,13 +511,14 @@ def evaluate(spec: FederationSpec, snapshot: HubSnapshot, control: ControlView, 
     items += [_clientapp_item(app, name, snapshot, [(p, r.clientapp_placements[p]) for p in r.clientapp_pools.get(app, ())
                                                     if p in r.clientapp_placements])
               for app, name in r.mwrs.items()]
+    items += _registration_items(r, snapshot, selected)
     return FederationStatus(spec.name, spec.hub.namespace, now, tuple(items))
 
 
 # --------------------------------------------------------------------------- rendering
 
 _SECTION_TITLES = (("superlink", "SuperLink"), ("flower", "Flower"), ("pools", "Pools"), ("addon", "Addon"),
-                   ("clientApps", "ClientApps"))
+                   ("clientApps", "ClientApps"), ("registration", "SuperNode registration"))
 _MARK: Mapping[Health, str] = {"healthy": "ok", "degraded": "DEGRADED", "unknown": "UNKNOWN"}
 
 
