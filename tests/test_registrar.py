@@ -190,3 +190,30 @@ def test_registrar_registers_published_keys_with_a_real_superlink(federation: Fe
     assert back["failures"] == 1
     assert back["registrations"]["b"]["state"] == "Failed"
     assert "registered before and then unregistered" in back["registrations"]["b"]["message"]
+
+
+def test_health_probes_follow_the_passes() -> None:
+    import urllib.error
+    import urllib.request
+
+    now = [100.0]
+    health = registrar.Health(stale_after=60, clock=lambda: now[0])
+    server = registrar.serve_health(health, free_port())
+    port = server.server_address[1]
+
+    def code(path: str) -> int:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as res:
+                return int(res.status)
+        except urllib.error.HTTPError as exc:
+            return exc.code
+
+    try:
+        assert (code("/healthz"), code("/readyz"), code("/nope")) == (200, 503, 404)  # alive, no pass yet
+        health.passed(True)
+        assert (code("/healthz"), code("/readyz")) == (200, 200)
+        now[0] += 61  # no pass finished for longer than stale_after: the loop is stuck
+        assert (code("/healthz"), code("/readyz")) == (503, 503)
+    finally:
+        server.shutdown()
+        server.server_close()
