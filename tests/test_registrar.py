@@ -198,7 +198,7 @@ def test_health_probes_follow_the_passes() -> None:
 
     now = [100.0]
     health = registrar.Health(stale_after=60, clock=lambda: now[0])
-    server = registrar.serve_health(health, free_port())
+    server = registrar.serve_health(health, free_port(), host=HOST)
     port = server.server_address[1]
 
     def code(path: str) -> int:

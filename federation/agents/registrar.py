@@ -312,7 +312,7 @@ class Health:
         return self.clock() - self.last_pass < self.stale_after
 
 
-def serve_health(health: Health, port: int) -> ThreadingHTTPServer:
+def serve_health(health: Health, port: int, host: str = "0.0.0.0") -> ThreadingHTTPServer:  # noqa: S104 - the pod's IP
     """`/healthz` (passes keep finishing) and `/readyz` (the last pass reached both APIs) on `port`, in a thread."""
 
     class Handler(BaseHTTPRequestHandler):
@@ -325,7 +325,7 @@ def serve_health(health: Health, port: int) -> ThreadingHTTPServer:
             self.send_response(404 if ok is None else 200 if ok else 503)
             self.end_headers()
 
-    server = ThreadingHTTPServer(("0.0.0.0", port), Handler)  # noqa: S104 - the kubelet probes the pod IP
+    server = ThreadingHTTPServer((host, port), Handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server
 
