@@ -8,10 +8,13 @@ our functions (median of `--runs`):
 * render: `planned_objects` (no key material, public CA given) and `render_files` (YAML text), separately.
 CLI figures are the CPU (and wall) time of a fresh `python -m federation ...` subprocess (interpreter
 start and imports included; median of `--cli-runs`): `validate --file` and `render --file
---ca-certificate --out`.
+--ca-certificate --out`. With `--baseline TREE` (another checkout, e.g. `git archive REV | tar -x -C
+TREE`) every CLI run of this tree alternates with one of TREE's (run from TREE, so `python -m
+federation` imports TREE's package), in turn first and second, and both are reported.
 
     python benchmarks/bench_cli.py
     python benchmarks/bench_cli.py --validate-pools 10 --render-pools 5 --runs 1 --cli-runs 1
+    python benchmarks/bench_cli.py --baseline /tmp/before --cli-runs 12
 """
 
 from __future__ import annotations
@@ -61,17 +64,28 @@ def child_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def cli_times(args: list[str], runs: int) -> tuple[list[float], list[float]]:
-    """(CPU seconds, wall seconds) of `runs` fresh `python -m federation ARGS` processes."""
-    cpu, wall = [], []
-    for _ in range(runs):
-        cpu0, start = child_cpu(), time.perf_counter()
-        proc = subprocess.run([PYTHON, "-m", "federation", *args], capture_output=True, text=True, cwd=REPO, check=False)
-        wall.append(time.perf_counter() - start)
-        cpu.append(child_cpu() - cpu0)
-        if proc.returncode != 0:
-            raise RuntimeError(f"flower-federation {' '.join(args)} failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
+def cli_run(args: list[str], tree: Path = REPO) -> tuple[float, float]:
+    """(CPU seconds, wall seconds) of one fresh `python -m federation ARGS` process, run in `tree`."""
+    cpu0, start = child_cpu(), time.perf_counter()
+    proc = subprocess.run([PYTHON, "-m", "federation", *args], capture_output=True, text=True, cwd=tree, check=False)
+    wall, cpu = time.perf_counter() - start, child_cpu() - cpu0
+    if proc.returncode != 0:
+        raise RuntimeError(f"flower-federation {' '.join(args)} in {tree} failed ({proc.returncode}):\n"
+                           f"{proc.stderr[-3000:]}")
     return cpu, wall
+
+
+def cli_times(args: list[str], runs: int, trees: tuple[Path, ...] = (REPO,)) -> list[tuple[list[float], list[float]]]:
+    """Per tree, (CPU seconds, wall seconds) of `runs` fresh `python -m federation ARGS` processes; the trees
+    take turns, each first in turn (A B, B A, A B, ...), so a change in the machine's load hits all alike."""
+    times: list[tuple[list[float], list[float]]] = [([], []) for _ in trees]
+    for i in range(runs):
+        order = list(range(len(trees))) if i % 2 == 0 else list(reversed(range(len(trees))))
+        for t in order:
+            cpu, wall = cli_run(args, trees[t])
+            times[t][0].append(cpu)
+            times[t][1].append(wall)
+    return times
 
 
 def import_costs(args: list[str], top: int = 12) -> list[list[Any]]:
@@ -97,10 +111,12 @@ def _q(values: list[float]) -> str:
     return f"{q1:.3f}–{q3:.3f}"
 
 
-def measure(validate_pools: int, render_pools: int, runs: int, cli_runs: int) -> Report:
+def measure(validate_pools: int, render_pools: int, runs: int, cli_runs: int, baseline: Path | None = None) -> Report:
     from federation import loading, planning, render, tls
 
+    trees = (REPO,) if baseline is None else (REPO, baseline.resolve())
     rows = []
+    data: dict[str, list[float]] = {}
     with tempfile.TemporaryDirectory(prefix="bench-cli-") as tmp:
         root = Path(tmp)
         # --- validate ---
@@ -113,7 +129,7 @@ def measure(validate_pools: int, render_pools: int, runs: int, cli_runs: int) ->
             parse_times.append(cpu_timed(loading.parse_spec, vdata)[0])
             clear_memo()
             load_times.append(cpu_timed(loading.load_file, vfile)[0])
-        v_cli, v_wall = cli_times(["validate", "--file", str(vfile)], cli_runs)
+        (v_cli, v_wall), *v_base = cli_times(["validate", "--file", str(vfile)], cli_runs, trees)
         imports = import_costs(["validate", "--file", str(vfile)])
         vlabel = f"validate {validate_pools} pools + {validate_pools} ClientApps"
         rows += [
@@ -122,6 +138,10 @@ def measure(validate_pools: int, render_pools: int, runs: int, cli_runs: int) ->
             [vlabel, "CLI CPU (python -m federation validate)", median(v_cli), _q(v_cli), cli_runs],
             [vlabel, "CLI wall (same runs)", median(v_wall), _q(v_wall), cli_runs],
         ]
+        for b_cpu, b_wall in v_base:
+            rows += [[vlabel, f"baseline {trees[1]}: CLI CPU (alternating)", median(b_cpu), _q(b_cpu), cli_runs],
+                     [vlabel, "baseline: CLI wall (same runs)", median(b_wall), _q(b_wall), cli_runs]]
+            data |= {"validate_cli_baseline": b_cpu, "validate_cli_wall_baseline": b_wall}
         # --- render ---
         rdata = declaration(render_pools)
         rfile = root / "Pulumi.render.yaml"
@@ -137,8 +157,8 @@ def measure(validate_pools: int, render_pools: int, runs: int, cli_runs: int) ->
             plan_times.append(t_plan)
             yaml_times.append(t_yaml)
             nobjs = len(files) - 1
-        r_cli, r_wall = cli_times(
-            ["render", "--file", str(rfile), "--ca-certificate", str(ca), "--out", str(root / "out")], cli_runs)
+        (r_cli, r_wall), *r_base = cli_times(
+            ["render", "--file", str(rfile), "--ca-certificate", str(ca), "--out", str(root / "out")], cli_runs, trees)
         label = f"render {render_pools} pools + {render_pools} ClientApps ({nobjs} objects)"
         in_process = [p + y for p, y in zip(plan_times, yaml_times, strict=True)]
         rows += [
@@ -148,6 +168,10 @@ def measure(validate_pools: int, render_pools: int, runs: int, cli_runs: int) ->
             [label, "CLI CPU (python -m federation render --ca-certificate)", median(r_cli), _q(r_cli), cli_runs],
             [label, "CLI wall (same runs)", median(r_wall), _q(r_wall), cli_runs],
         ]
+        for b_cpu, b_wall in r_base:
+            rows += [[label, f"baseline {trees[1]}: CLI CPU (alternating)", median(b_cpu), _q(b_cpu), cli_runs],
+                     [label, "baseline: CLI wall (same runs)", median(b_wall), _q(b_wall), cli_runs]]
+            data |= {"render_cli_baseline": b_cpu, "render_cli_wall_baseline": b_wall}
     targets = [
         Target(f"validate {validate_pools} pools, in-process parse_spec", f"< {VALIDATE_TARGET:g} s",
                f"{median(parse_times):.3f} s", median(parse_times) < VALIDATE_TARGET),
@@ -167,7 +191,7 @@ def measure(validate_pools: int, render_pools: int, runs: int, cli_runs: int) ->
                   data={"validate_parse_spec": parse_times, "validate_load_file": load_times, "validate_cli": v_cli,
                         "validate_cli_wall": v_wall,
                         "render_planned_objects": plan_times, "render_files": yaml_times, "render_cli": r_cli,
-                        "render_cli_wall": r_wall})
+                        "render_cli_wall": r_wall, **data})
 
 
 def main(argv: list[str] | None = None) -> Report:
@@ -176,9 +200,11 @@ def main(argv: list[str] | None = None) -> Report:
     parser.add_argument("--render-pools", type=int, default=100)
     parser.add_argument("--runs", type=int, default=10, help="in-process repetitions (median)")
     parser.add_argument("--cli-runs", type=int, default=10, help="CLI subprocess repetitions (median)")
+    parser.add_argument("--baseline", type=Path, default=None, metavar="TREE",
+                        help="another checkout whose CLI runs alternate with this one's (before/after)")
     add_out_argument(parser)
     args = parser.parse_args(argv)
-    report = measure(args.validate_pools, args.render_pools, args.runs, args.cli_runs)
+    report = measure(args.validate_pools, args.render_pools, args.runs, args.cli_runs, args.baseline)
     report.write(args.out)
     report.print()
     return report

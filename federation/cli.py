@@ -6,13 +6,15 @@ Exit codes: 0 success, 1 a run or check failed, 2 bad input (every problem print
 
 from __future__ import annotations
 
+import gc
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import click
 import typer
+from typer.core import TyperGroup
 
 from federation.cli_support import (
     EXIT_BAD_INPUT,
@@ -33,13 +35,43 @@ from federation.cli_support import (
 )
 from federation.errors import ROOT, Problem, SpecError
 from federation.loading import DEFAULT_STACKS_DIR
-from federation.local.cli import local_app
 from federation.spec import FederationSpec
 
 if TYPE_CHECKING:
     from federation.ops.status import ControlView, HubRefs
 
+
+def _local_app() -> typer.Typer:
+    from federation.local.cli import local_app
+
+    return local_app
+
+
+#: Command groups imported only when used (run, or listed by `--help`): `local` brings the local runner,
+#: TLS and `cryptography`, which no other command needs.
+_LAZY_GROUPS: dict[str, Callable[[], typer.Typer]] = {"local": _local_app}
+
+
+class _Pending(click.Command):
+    """Stands for a command group of :data:`_LAZY_GROUPS` until :meth:`_RootGroup.get_command` imports it."""
+
+
+class _RootGroup(TyperGroup):
+    """The root group, with the :data:`_LAZY_GROUPS` in place (same names and order) but not imported."""
+
+    def __init__(self, **attrs: Any) -> None:
+        super().__init__(**attrs)
+        for name in _LAZY_GROUPS:
+            self.commands.setdefault(name, _Pending(name))
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if isinstance(self.commands.get(cmd_name), _Pending):
+            self.commands[cmd_name] = typer.main.get_group(_LAZY_GROUPS[cmd_name]())
+        return super().get_command(ctx, cmd_name)
+
+
 app = typer.Typer(
+    cls=_RootGroup,
     name="flower-federation",
     help="Declare a Flower federation once; validate it, run it locally, or deploy it with Pulumi and OCM.",
     no_args_is_help=True,
@@ -133,11 +165,12 @@ def validate(stack: StackOpt = None, file: FileOpt = None, key: KeyOpt = None,
         print_summary(spec, where if root == ROOT else f"{where} {root}")
 
 
-app.add_typer(local_app, name="local")
-
 
 def main() -> None:
     """Console-script entry point."""
+    # What is imported by now lives as long as the process: spare every full garbage collection a walk
+    # over it (about a tenth of the CPU of `validate` on 1 000 pools).
+    gc.freeze()
     try:
         app()
     except KeyboardInterrupt:

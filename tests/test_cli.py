@@ -260,3 +260,27 @@ def test_check_plain_table_when_not_a_terminal(tmp_path: Path) -> None:
 def test_bad_output_value_exits_2() -> None:
     res = run_cli("check", "--stack", "dev", "--output", "yaml")
     assert res.returncode == 2 and "yaml" in res.stderr
+
+
+def test_validate_does_not_import_the_local_runner() -> None:
+    # `local` is loaded only when used: validate (and render, check, status, connect) never pay for the
+    # local runner, TLS and cryptography.
+    code = ("import sys\nfrom federation.cli import main\nsys.argv = ['flower-federation', 'validate', '--stack', 'dev']\n"
+            "try:\n    main()\nexcept SystemExit as exc:\n    assert not exc.code, exc.code\n"
+            "print(sorted(m for m in ('federation.local', 'federation.tls', 'cryptography') if m in sys.modules))\n")
+    res = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120, check=False)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_the_local_group_is_listed_and_runs_when_used() -> None:
+    top = run_cli("--help")
+    assert top.returncode == 0
+    assert "local" in top.stdout and "Run the federation on this machine with real Flower processes" in top.stdout
+    assert top.stdout.index("│ local ") > top.stdout.index("│ connect ")  # last, where add_typer put it
+    sub = run_cli("local", "--help")
+    assert sub.returncode == 0 and "Start a SuperLink and the SuperNodes of every pool" in sub.stdout
+    typo = run_cli("loca")
+    assert typo.returncode == 2 and "Did you mean 'local'?" in typo.stderr
+    missing = run_cli("local", "up", "--file", "/nonexistent/stack.yaml")
+    assert missing.returncode == 2 and "/nonexistent/stack.yaml: no such file" in missing.stderr
