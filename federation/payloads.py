@@ -78,7 +78,11 @@ def name_problems(spec: FederationSpec) -> Iterator[Problem]:
     for kind, name in (("SuperNode CA ConfigMap", ocm.ca_configmap_name(spec)),
                        ("node-auth Secret", ocm.node_auth_secret_name(spec)),
                        ("spoke SuperExec Secret", ocm.spoke_superexec_secret_name(spec)),
-                       ("SuperExec secret Role", ocm.secret_writer_name(spec))):
+                       ("SuperExec secret Role", ocm.secret_writer_name(spec)),
+                       ("SuperNode public-key ConfigMap", ocm.node_public_key_name(spec)),
+                       ("SuperNode key Role", ocm.node_key_writer_name(spec)),
+                       ("SuperNode registrar", ocm.registrar_name(spec)),
+                       ("registrations ConfigMap", ocm.registrations_name(spec))):
         yield from _name(kind, name, "subdomain", "federation.name", fed)
     for i, pool in enumerate(spec.pools):
         path = f"federation.pools[{i}].name"
