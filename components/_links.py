@@ -35,7 +35,8 @@ class ExistingSuperLink:
     allow_insecure: bool = False
     """Acknowledge a SuperLink without TLS (SuperNodes then talk to it in plaintext)."""
     supernode_auth: bool = False
-    """Whether the SuperLink admits only registered SuperNodes (each spoke then needs its key)."""
+    """Whether the SuperLink admits only registered SuperNodes. Keys are then provisioned and registered by hand
+    (`registration: Manual`): the registrar of `Automatic` runs next to a `SuperLink` of this program."""
     name: str = "flower"
     """The federation's name (object names and labels derive from it)."""
     flower: Any = None

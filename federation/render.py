@@ -32,11 +32,19 @@ def file_name(index: int, obj: Obj) -> str:
     return f"{index:03d}-{'-'.join(parts)}.yaml"
 
 
+def _str(dumper: yaml.SafeDumper, data: str) -> yaml.ScalarNode:
+    """Multi-line strings (scripts, nginx.conf) as literal blocks: readable, and the same bytes from libyaml and the
+    pure emitter, which fold quoted scalars with indented lines differently. The emitter falls back to quoting
+    where a literal block cannot carry the text exactly (e.g. trailing spaces)."""
+    return dumper.represent_scalar("tag:yaml.org,2002:str", data, style="|" if "\n" in data else None)
+
+
 class _PureDumper(yaml.SafeDumper):
     def ignore_aliases(self, data: object) -> bool:
         return True
 
 
+_PureDumper.add_representer(str, _str)
 _Dumper: type[Any] = _PureDumper
 if hasattr(yaml, "CSafeDumper"):  # libyaml: same bytes (tests/test_render.py checks), ~7x faster
 
@@ -44,6 +52,7 @@ if hasattr(yaml, "CSafeDumper"):  # libyaml: same bytes (tests/test_render.py ch
         def ignore_aliases(self, data: object) -> bool:
             return True
 
+    _CDumper.add_representer(str, _str)
     _Dumper = _CDumper
 
 

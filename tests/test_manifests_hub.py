@@ -229,7 +229,12 @@ def test_superlink_network_policy_admits_only_in_hub_peers_on_the_api_port(spec:
     peers = [{"podSelector": {"matchLabels": selector(hub.proxy_name(spec))}}]
     if spec.hub.isolation == "process":
         peers.append({"podSelector": {"matchLabels": selector(hub.superexec_name(spec))}})
-    # Never from anywhere: only the Fleet proxy, the ServerApp SuperExec (and named controlClients).
+    if spec.hub.supernode_auth.registration == "Automatic":  # the SuperNode registrar (its Deployment is the addon's)
+        from federation.manifests.ocm import registrar
+
+        (reg,) = [o for o in registrar.registrar_objects(spec) if o["kind"] == "Deployment"]
+        peers.append({"podSelector": {"matchLabels": reg["spec"]["selector"]["matchLabels"]}})
+    # Never from anywhere: only the Fleet proxy, the ServerApp SuperExec, the registrar (and named controlClients).
     assert sl["ingress"] == [{"from": peers, "ports": [{"protocol": "TCP", "port": spec.hub.api_port}]}]
     assert sl["egress"] == []
     assert sl["podSelector"]["matchLabels"] == selector(hub.superlink_service_name(spec))

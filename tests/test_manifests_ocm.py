@@ -50,10 +50,10 @@ def subprocess_gpu_data() -> dict[str, Any]:
     return data
 
 
-def automatic_data() -> dict[str, Any]:
-    """manual, with SuperNode keys generated on the spokes and registered by the hub's registrar."""
-    data = manual_data()
-    data["hub"]["supernodeAuth"] = {"enabled": True, "registration": "Automatic"}
+def manual_keys_data() -> dict[str, Any]:
+    """prod, with SuperNode keys provisioned and registered by hand (registration: Manual)."""
+    data = stack_data("prod")
+    data["hub"]["supernodeAuth"] = {"enabled": True, "registration": "Manual"}
     return data
 
 
@@ -61,7 +61,7 @@ VARIANTS = {
     "dev": lambda: stack_data("dev"),
     "prod": lambda: stack_data("prod"),
     "manual": manual_data,
-    "automatic": automatic_data,
+    "manual-keys": manual_keys_data,
     "subprocess-gpu": subprocess_gpu_data,
 }
 
@@ -297,7 +297,7 @@ def test_builder_refuses_a_private_key_as_ca() -> None:
 
 
 def test_ca_is_public_configmap_and_node_key_is_mounted_from_spoke_secret() -> None:
-    spec = spec_of("prod")
+    spec = spec_of("manual-keys")
     objs = objects(spec)
     for pool in spec.pools:
         items = manifests(template_of(objs, spec, pool.name))
@@ -796,7 +796,8 @@ def test_rollouts_wait_for_real_health() -> None:
     spec = spec_of("prod")
     objs = objects(spec)
     for pool in spec.pools:
-        (rule,) = template_of(objs, spec, pool.name)["spec"]["agentSpec"]["manifestConfigs"]
+        rule, *key_objects = template_of(objs, spec, pool.name)["spec"]["agentSpec"]["manifestConfigs"]
+        assert [c["resourceIdentifier"]["resource"] for c in key_objects] == ["secrets", "configmaps"]  # Automatic
         assert rule["resourceIdentifier"] == {"group": "apps", "resource": "deployments",
                                               "namespace": spec.distribution.ocm.agent_namespace, "name": "*"}
         assert [r["condition"] for r in rule["conditionRules"]] == ["Available"]
@@ -969,7 +970,7 @@ def test_automatic_registration_key_comes_from_the_init_container_not_a_secret_v
 
 
 def test_manual_registration_is_unchanged_and_automatic_needs_auth() -> None:
-    manual = spec_of("prod")
+    manual = spec_of("manual-keys")
     assert not [c for c in template_of(objects(manual), manual, "cpu")["spec"]["agentSpec"]["manifestConfigs"]
                 if c["resourceIdentifier"]["resource"] in ("secrets", "configmaps")]
     assert ocm.registrar_objects(manual) == []

@@ -116,7 +116,7 @@ def _weakened(tmp_path: Path) -> Path:
     doc: dict[str, Any] = yaml.safe_load((STACKS / "Pulumi.prod.yaml").read_text())
     fed = doc["config"]["flower:federation"]
     fed["hub"]["exposure"]["loadBalancerSourceRanges"] = []
-    fed["hub"]["supernodeAuth"]["enabled"] = False
+    fed["hub"]["supernodeAuth"] = {"enabled": False}
     fed["hub"]["persistence"]["enabled"] = False
     fed["flower"]["images"]["superlink"] = "registry.example.com/flwr/superlink:1.41.0"
     del fed["pools"][0]["selection"]["numberOfClusters"]
@@ -128,7 +128,18 @@ def _weakened(tmp_path: Path) -> Path:
 def test_check_prod_passes() -> None:
     res = run_cli("check", "--stack", "prod")
     assert res.returncode == 0, res.stdout + res.stderr
-    assert "passed 14 rules" in res.stdout and "production settings" in res.stdout
+    assert "passed 15 rules" in res.stdout and "production settings" in res.stdout
+
+
+def test_check_advises_automatic_key_registration_in_production(tmp_path: Path) -> None:
+    doc: dict[str, Any] = yaml.safe_load((STACKS / "Pulumi.prod.yaml").read_text())
+    doc["config"]["flower:federation"]["hub"]["supernodeAuth"]["registration"] = "Manual"
+    path = tmp_path / "Pulumi.manual.yaml"
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    res = run_cli("check", "--file", str(path))
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "supernode-keys-registered-automatically" in res.stdout and "advisory" in res.stdout
+    assert "passed with warnings 0 mandatory and 1 advisory" in res.stdout
 
 
 def test_check_weakened_prod_fails_with_named_rules(tmp_path: Path) -> None:

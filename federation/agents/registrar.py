@@ -153,13 +153,13 @@ class Control(Protocol):
 class FlowerControl:
     """Flower's Control API through flwr's own protobuf-over-HTTP client (no CLI, no account: open-source Flower)."""
 
-    def __init__(self, address: str, root_certificates: str | None) -> None:
+    def __init__(self, address: str, ca_file: str | None) -> None:
         from flwr.supercore.control.control_http_client import ControlHttpClient
 
         # The CA's bytes, not its path: httpx deprecates a path as `verify`.
         ca = None
-        if root_certificates is not None:
-            with open(root_certificates, "rb") as f:
+        if ca_file is not None:
+            with open(ca_file, "rb") as f:
                 ca = f.read()
         self._client = ControlHttpClient.from_server_address(
             address, insecure=ca is None, root_certificates=ca, interceptors=[])
@@ -334,7 +334,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run passes every --interval seconds until stopped (or once, with --once)."""
     p = argparse.ArgumentParser(prog="registrar", description=__doc__.splitlines()[0])
     p.add_argument("--control-address", required=True, help="HOST:PORT of the SuperLink's Control API")
-    p.add_argument("--root-certificates", help="CA file of the SuperLink (omit: plaintext)")
+    p.add_argument("--ca-file", help="the CA certificate file the SuperLink's certificate chains to (omit: plaintext)")
     p.add_argument("--addon", required=True, help="the addon name (ManifestWork label)")
     p.add_argument("--agent-namespace", required=True, help="the spoke namespace of the public-key ConfigMap")
     p.add_argument("--public-key-configmap", required=True)
@@ -349,7 +349,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stdout)
     kube = Kube.in_cluster(args.api_dir)
     namespace = kube.namespace()
-    control = FlowerControl(args.control_address, args.root_certificates)
+    control = FlowerControl(args.control_address, args.ca_file)
     health = Health(stale_after=max(60.0, 5 * args.interval))
     if args.health_port:
         serve_health(health, args.health_port)

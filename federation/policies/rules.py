@@ -11,6 +11,7 @@ from pydantic import ValidationError
 
 from federation.errors import Problem, SpecError, field_path
 from federation.loading import pydantic_problems
+from federation.manifests.hub import REGISTRAR_COMPONENT
 from federation.policies import pss
 from federation.policies.settings import Enforcement, PolicySettings
 from federation.policies.walk import (
@@ -89,6 +90,22 @@ def _supernode_auth(obj: Obj, s: PolicySettings) -> Iterator[str]:
         for c in containers(spec):
             if flower_binary(c) == "flower-superlink" and flag(argv(c), "--enable-supernode-auth") is None:
                 yield f"{where}: production SuperLink without --enable-supernode-auth"
+
+
+def _keys_registered_automatically(objs: Sequence[Obj], s: PolicySettings) -> Iterator[tuple[str, str]]:
+    if not s.production:
+        return
+    registrar = any(o.get("kind") == "Deployment" and ((o.get("metadata") or {}).get("labels") or {}).get(
+        "app.kubernetes.io/component") == REGISTRAR_COMPONENT for o in objs)
+    if registrar:
+        return
+    for obj in objs:
+        for where, _, spec in pods(obj):
+            for c in containers(spec):
+                if flower_binary(c) == "flower-superlink" and flag(argv(c), "--enable-supernode-auth") is not None:
+                    yield where, ("SuperNode keys are provisioned and registered by hand on every cluster (registration: "
+                                  "Manual); hub.supernodeAuth.registration: Automatic generates them on each cluster and "
+                                  "registers them through OCM")
 
 
 def _image_problems(image: str, s: PolicySettings) -> str | None:
@@ -324,6 +341,9 @@ RULES: tuple[Rule, ...] = (
          "critical", "mandatory", resource=_no_insecure_transport),
     Rule("supernode-auth-in-production", "The SuperLink admits only registered SuperNodes in production.",
          "high", "mandatory", resource=_supernode_auth),
+    Rule("supernode-keys-registered-automatically", "In production, SuperNode keys are generated on their clusters "
+         "and registered by the hub's registrar (no manual key step).", "medium", "advisory",
+         stack=_keys_registered_automatically),
     Rule("images-pinned", "Images carry a tag other than latest (and a digest where required).",
          "high", "mandatory", resource=_images_pinned),
     Rule("flower-versions-match", "SuperLink and SuperNode images run the same Flower major.minor.",

@@ -67,7 +67,7 @@ def process(spec: FederationSpec) -> flower.Process:
     ocm = spec.distribution.ocm
     argv = ("python", str(PurePosixPath(SCRIPT_DIR) / SCRIPT_KEY),
             "--control-address", api_address(spec),
-            "--root-certificates", flower.CONTAINER.ca_cert,
+            "--ca-file", flower.CONTAINER.ca_cert,
             "--addon", ocm.addon_name,
             "--agent-namespace", ocm.agent_namespace,
             "--public-key-configmap", node_public_key_name(spec),
