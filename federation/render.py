@@ -32,7 +32,7 @@ def file_name(index: int, obj: Obj) -> str:
     return f"{index:03d}-{'-'.join(parts)}.yaml"
 
 
-def _str(dumper: yaml.SafeDumper, data: str) -> yaml.ScalarNode:
+def _str(dumper: Any, data: str) -> yaml.ScalarNode:
     """Multi-line strings (scripts, nginx.conf) as literal blocks: readable, and the same bytes from libyaml and the
     pure emitter, which fold quoted scalars with indented lines differently. The emitter falls back to quoting
     where a literal block cannot carry the text exactly (e.g. trailing spaces)."""
