@@ -36,7 +36,8 @@ def _str(dumper: Any, data: str) -> yaml.ScalarNode:
     """Multi-line strings (scripts, nginx.conf) as literal blocks: readable, and the same bytes from libyaml and the
     pure emitter, which fold quoted scalars with indented lines differently. The emitter falls back to quoting
     where a literal block cannot carry the text exactly (e.g. trailing spaces)."""
-    return dumper.represent_scalar("tag:yaml.org,2002:str", data, style="|" if "\n" in data else None)
+    node: yaml.ScalarNode = dumper.represent_scalar("tag:yaml.org,2002:str", data, style="|" if "\n" in data else None)
+    return node
 
 
 class _PureDumper(yaml.SafeDumper):
