@@ -10,13 +10,16 @@ Fleet proxy) in its own network namespace. `pulumi up` of e2e_stack.yaml (real e
   (from the addon manager's ManifestWork) and ClientApp SuperExec (from the ManifestWorkReplicaSet)
   Deployments are Available, their pods Ready on the runner's nodes (found by the federation's labels,
   whatever agent namespace the addon uses);
-- `flwr supernode list` (through the rig's port-forward to the SuperLink's Control API) shows one
-  online SuperNode per spoke;
+- SuperNode authentication with `registration: Automatic`: each SuperNode generates its key on its
+  spoke, the work agent feeds the public key back to the hub, the hub's registrar registers it; `flwr
+  supernode list` (through the rig's port-forward to the SuperLink's Control API) shows one online
+  SuperNode per spoke, registered as `ocm:<spoke>`, with no manual step; a SuperNode with a key
+  nobody published is refused; no private key is on the hub;
 - `flwr run` of examples/quickstart-numpy completes 2 rounds;
 - the SuperLink pod deleted: the new pod comes back with the runs in its PVC's state, the SuperNodes
   reconnect and the next run completes;
-- a spoke moved out of the pool's cluster set loses its SuperNode, and gains it back when moved in,
-  without `pulumi up`;
+- a spoke moved out of the pool's cluster set loses its SuperNode and its key is unregistered from
+  the SuperLink; moved in again, it gains a SuperNode with a new key, registered, without `pulumi up`;
 - `pulumi destroy` stops every pod and removes everything, on the hub and on the spokes.
 
 `make e2e-cluster` runs it. It needs root (network namespaces), the rig built (`make rig`) and nginx.
@@ -24,11 +27,14 @@ Fleet proxy) in its own network namespace. `pulumi up` of e2e_stack.yaml (real e
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 import os
 import shutil
+import signal
 import subprocess
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -44,6 +50,7 @@ pytestmark = [pytest.mark.cluster, pytest.mark.timeout(2400)]
 HERE = Path(__file__).parent
 SPOKES = ("e2e-1", "e2e-2")
 HUB_NS = "flower-e2e"
+HUB_TASK_NS = f"{HUB_NS}-tasks"  # the ServerApp task pods' namespace (hub.superexec.taskPods)
 STACK = "e2e"
 NAME = "flower-e2e"
 
@@ -69,6 +76,23 @@ class State:
     up = False
     forward: subprocess.Popen[str] | None = None
     flwr_home: Path | None = None
+    #: The port-forward's local address of the SuperLink's own port, and the CA file (the Control API).
+    address: str | None = None
+    ca: Path | None = None
+
+
+def control() -> Any:
+    """The SuperLink's Control API through the port-forward, with the registrar's own client (names and keys)."""
+    from federation.agents.registrar import FlowerControl
+
+    assert State.address is not None and State.ca is not None
+    return FlowerControl(State.address, str(State.ca))
+
+
+def registered() -> dict[str, tuple[str, bytes]]:
+    """Node name -> (status, public key) of the nodes the registrar owns (`ocm:<cluster>`), registered or not."""
+    return {n.name: (n.status, n.public_key) for n in control().list_nodes() if n.name.startswith("ocm:")
+            and n.status != "unregistered"}
 
 
 @pytest.fixture(scope="module")
@@ -81,7 +105,7 @@ def e2e_rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
     if not (shutil.which("nginx") or os.access("/usr/sbin/nginx", os.X_OK)):
         pytest.fail("nginx is missing (apt-get install nginx-light): the Fleet proxy pod runs it")
     d = tmp_path_factory.mktemp("e2e-rig")
-    args = [str(RIG), "up", str(d), "--context", "hub-e2e", "--pod-namespace", HUB_NS]
+    args = [str(RIG), "up", str(d), "--context", "hub-e2e", "--pod-namespace", HUB_NS, "--pod-namespace", HUB_TASK_NS]
     for s in SPOKES:
         args += ["--spoke", s]
     started = time.monotonic()
@@ -243,6 +267,7 @@ def test_supernodes_connect_one_per_spoke(e2e_rig: Rig, e2e_project: Project, tm
     (home / "config.toml").write_text(f'[superlink]\ndefault = "{STACK}"\n\n[superlink.{STACK}]\n'
                                       f'address = "127.0.0.1:{port}"\nroot-certificates = "{home / "ca.crt"}"\n')
     State.flwr_home = home
+    State.address, State.ca = f"127.0.0.1:{port}", home / "ca.crt"
 
     def online() -> list[dict[str, Any]] | None:
         res = flwr("supernode", "list", STACK, "--format", "json", home=home)
@@ -252,6 +277,56 @@ def test_supernodes_connect_one_per_spoke(e2e_rig: Rig, e2e_project: Project, tm
 
     nodes = wait("one online SuperNode per spoke in `flwr supernode list`", online, 240, every=3)
     print(f"[e2e] flwr supernode list: {len(nodes)} online: {[n.get('node-id') for n in nodes]}", flush=True)
+    # No manual step: the registrar registered each spoke's own key as node ocm:<spoke>, and they are the online ones.
+    owned = registered()
+    assert set(owned) == {f"ocm:{s}" for s in SPOKES}, owned
+    assert {status for status, _ in owned.values()} == {"online"}, owned
+
+
+def test_node_keys_stay_on_their_spoke_and_unknown_keys_are_refused(e2e_rig: Rig, tmp_path: Path) -> None:
+    from cryptography.hazmat.primitives import serialization
+
+    from federation import tls
+    from federation.agents.registrar import canonical_key
+    from federation.local.runner import free_port
+
+    assert State.address is not None, "no SuperNodes"
+    owned = registered()
+    for spoke in SPOKES:
+        secrets = e2e_rig.core(f"spoke-{spoke}").list_secret_for_all_namespaces(
+            field_selector=f"metadata.name={NAME}-supernode-auth").items
+        assert len(secrets) == 1, secrets
+        private = base64.b64decode(secrets[0].data["private-key"])
+        public = serialization.load_ssh_private_key(private, None).public_key()
+        assert canonical_key(public.public_bytes(serialization.Encoding.OpenSSH,
+                                                 serialization.PublicFormat.OpenSSH).decode()) == owned[f"ocm:{spoke}"][1]
+    hub_text = json.dumps([e2e_rig.custom("hub-e2e").list_cluster_custom_object(g, v, r)
+                           for g, v, r in (("work.open-cluster-management.io", "v1", "manifestworks"),
+                                           ("addon.open-cluster-management.io", "v1alpha1", "addontemplates"))])
+    assert "PRIVATE KEY" not in hub_text and f"{NAME}-supernode-public-key" in hub_text
+    # A SuperNode with a key nobody published dials the same SuperLink and is refused.
+    key = tls.generate_node_keypair()
+    (tmp_path / "private-key").write_text(key.private_key_openssh)
+    (tmp_path / "private-key").chmod(0o600)
+    log = tmp_path / "stranger.log"
+    with log.open("w") as out:
+        stranger = subprocess.Popen(
+            [str(REPO / ".venv" / "bin" / "flower-supernode"), "--superlink", State.address, "--root-certificates",
+             str(State.ca), "--auth-supernode-private-key", str(tmp_path / "private-key"), "--isolation", "subprocess",
+             "--host", "127.0.0.1", "--port", str(free_port())],
+            env={**os.environ, "FLWR_HOME": str(tmp_path), "FLWR_TELEMETRY_ENABLED": "0",
+                 "FLWR_DISABLE_UPDATE_CHECK": "1", "PATH": f"{REPO / '.venv' / 'bin'}:{os.environ.get('PATH', '')}"},
+            stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            returncode = stranger.wait(120)
+        except subprocess.TimeoutExpired:
+            os.killpg(stranger.pid, signal.SIGKILL)
+            stranger.wait(10)
+            returncode = None
+    text = log.read_text()
+    print(f"[e2e] a SuperNode with an unknown key: exit {returncode}: {text.strip().splitlines()[-6:]}", flush=True)
+    assert returncode not in (None, 0) and "Failed to activate SuperNode" in text, text[-3000:]
+    assert set(registered()) == {f"ocm:{s}" for s in SPOKES}
 
 
 def test_flwr_run_completes_two_rounds(tmp_path: Path) -> None:
@@ -325,17 +400,153 @@ def test_pool_follows_the_placement_without_pulumi_up(e2e_rig: Rig) -> None:
         custom.patch_cluster_custom_object("cluster.open-cluster-management.io", "v1", "managedclusters", cluster,
                                            {"metadata": {"labels": {label: clusterset}}})
 
+    old_key = registered()[f"ocm:{SPOKES[1]}"][1]
     move(SPOKES[1], "e2e-parked")  # no longer matches the pool's selection (cluster set e2e)
     started = time.monotonic()
     wait(f"{SPOKES[1]} loses its SuperNode Deployment and pod", lambda: not spoke_deployments(
         e2e_rig, SPOKES[1], "supernode") and not spoke_pods(e2e_rig, SPOKES[1], "supernode"), 240)
     wait("one SuperNode online", lambda: online_supernodes(home) == 1, 180, every=3)
+    # The registrar unregistered its key (the addon's ManifestWork is gone).
+    wait(f"ocm:{SPOKES[1]} unregistered", lambda: set(registered()) == {f"ocm:{SPOKES[0]}"}, 120)
     print(f"[e2e] {SPOKES[1]} left the pool in {time.monotonic() - started:.0f}s", flush=True)
     move(SPOKES[1], "e2e")  # matches again
     started = time.monotonic()
     wait(f"{SPOKES[1]} gains its SuperNode back", lambda: spoke_available(e2e_rig, SPOKES[1], "supernode"), 300)
     wait("two SuperNodes online", lambda: online_supernodes(home) == len(SPOKES), 240, every=3)
+    # With a new key (the old one left with the addon; Flower never takes an unregistered key back).
+    status, new_key = registered()[f"ocm:{SPOKES[1]}"]
+    assert status == "online" and new_key != old_key
     print(f"[e2e] {SPOKES[1]} rejoined the pool in {time.monotonic() - started:.0f}s", flush=True)
+
+
+TASK_NS = f"{NAME}-supernode-tasks"  # taskPods.namespace's default: <the ClientApp SuperExec's namespace>-tasks
+TASK_SELECTOR = f"app.kubernetes.io/component=taskexecutor,app.kubernetes.io/instance={NAME}"
+
+
+def set_node_gpus(rig: Rig, cluster: str, count: int) -> None:
+    """What a device plugin advertises: `nvidia.com/gpu` of the runner node of CLUSTER (`hub` or a spoke)."""
+    res = {"nvidia.com/gpu": str(count)}
+    context = "hub-e2e" if cluster == "hub" else f"spoke-{cluster}"
+    rig.core(context).patch_node_status(f"flower-rig-{cluster}", {"status": {"capacity": res, "allocatable": res}})
+
+
+def hub_task_pods(rig: Rig) -> list[Any]:
+    return list(rig.core("hub-e2e").list_namespaced_pod(HUB_TASK_NS, label_selector=TASK_SELECTOR).items)
+
+
+def task_pods(rig: Rig, spoke: str) -> list[Any]:
+    return list(rig.core(f"spoke-{spoke}").list_namespaced_pod(TASK_NS, label_selector=TASK_SELECTOR).items)
+
+
+def gpu_request(container: Any) -> str | None:
+    return ((container.resources.requests or {}) if container.resources else {}).get("nvidia.com/gpu")
+
+
+def test_clientapp_task_pods_hold_the_gpu_only_while_they_run(e2e_rig: Rig, e2e_project: Project,
+                                                              tmp_path: Path) -> None:
+    """#17: `pulumi up` switches the ServerApp SuperExec (hub) and the ClientApp SuperExecs (spokes) to Flower's
+    Kubernetes executor; each ServerApp run and ClientApp message runs as a task pod (the hub's real scheduler
+    places the ServerApp's; the pod runners run them) that alone requests the GPU; finished pods are swept."""
+    assert State.flwr_home is not None, "no SuperNodes"
+    for cluster in ("hub", *SPOKES):
+        set_node_gpus(e2e_rig, cluster, 1)
+
+    def task_pods_on(doc: dict[str, Any]) -> None:
+        doc["clientApps"][0]["taskPods"] = {"enabled": True, "gpu": {"count": 1}, "activePodBudget": 2}
+        # the rig's runner owns the hub's task namespace (rig up --pod-namespace): Pulumi does not create it
+        doc["hub"]["superexec"] = {"taskPods": {"enabled": True, "createNamespace": False, "gpu": {"count": 1},
+                                                "activePodBudget": 2}}
+
+    e2e_project.edit_federation(STACK, task_pods_on)
+    started = time.monotonic()
+    e2e_project.pulumi("up", "--yes", "--skip-preview", stack=STACK, timeout=1200)
+    print(f"[e2e] pulumi up (ClientApp task pods): {time.monotonic() - started:.0f}s", flush=True)
+
+    def executors_ready() -> bool:
+        for spoke in SPOKES:
+            deps = spoke_deployments(e2e_rig, spoke, "clientapp")
+            if not deps or not all(deployment_available(e2e_rig, f"spoke-{spoke}", d.metadata.namespace, d.metadata.name)
+                                   and "kubernetes" in " ".join(d.spec.template.spec.containers[0].args or [])
+                                   for d in deps):
+                return False
+        return True
+
+    wait("the ClientApp SuperExecs run the Kubernetes executor on both spokes", executors_ready, 420)
+    hub_exec = e2e_rig.apps("hub-e2e").read_namespaced_deployment(f"{NAME}-serverapp-superexec", HUB_NS)
+    assert "kubernetes" in hub_exec.spec.template.spec.containers[0].args
+    assert gpu_request(hub_exec.spec.template.spec.containers[0]) is None
+    for spoke in SPOKES:
+        for dep in spoke_deployments(e2e_rig, spoke, "clientapp"):
+            assert gpu_request(dep.spec.template.spec.containers[0]) is None  # the always-on part holds no GPU
+    wait("two SuperNodes online", lambda: online_supernodes(State.flwr_home) == len(SPOKES), 240, every=3)
+
+    seen: dict[str, dict[str, Any]] = {}
+    stop = threading.Event()
+
+    def watch() -> None:
+        while not stop.is_set():
+            for cluster in ("hub", *SPOKES):
+                with contextlib.suppress(Exception):
+                    found = hub_task_pods(e2e_rig) if cluster == "hub" else task_pods(e2e_rig, cluster)
+                    for pod in found:
+                        seen[f"{cluster}/{pod.metadata.name}"] = {
+                            "gpu": gpu_request(pod.spec.containers[0]), "phase": pod.status.phase,
+                            "command": pod.spec.containers[0].command, "node": pod.spec.node_name}
+            stop.wait(1.0)
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    try:
+        progress, status, out = run_quickstart(tmp_path, State.flwr_home)
+    finally:
+        stop.set()
+        watcher.join(10)
+    assert status == "finished:completed", out[-4000:]
+    assert [r.number for r in progress.completed_rounds()] == [1, 2], out[-4000:]
+    print(f"[e2e] ClientApp task pods seen during the run: {len(seen)}", flush=True)
+    for cluster in ("hub", *SPOKES):
+        mine = {k: v for k, v in seen.items() if k.startswith(f"{cluster}/")}
+        assert mine, f"no task pod ran on {cluster}: {seen}"
+        assert {v["gpu"] for v in mine.values()} == {"1"}, mine
+        assert {v["node"] for v in mine.values()} == {f"flower-rig-{cluster}"}, mine
+        command = "flwr-serverapp" if cluster == "hub" else "flwr-clientapp"
+        assert all(command in " ".join(v["command"] or []) for v in mine.values()), mine
+    started = time.monotonic()
+    wait("finished task pods swept on the hub and both spokes",
+         lambda: not hub_task_pods(e2e_rig) and not any(task_pods(e2e_rig, s) for s in SPOKES), 240, every=5)
+    print(f"[e2e] task pods swept {time.monotonic() - started:.0f}s after the run", flush=True)
+
+
+def test_unschedulable_task_pods_are_bounded_by_the_budget(e2e_rig: Rig, tmp_path: Path) -> None:
+    """No GPU left on the hub: the ServerApp's task pod cannot schedule (the hub's real kube-scheduler); Flower
+    launches another after each 30 s activation window, up to activePodBudget (2), never more."""
+    assert State.flwr_home is not None, "no SuperNodes"
+    set_node_gpus(e2e_rig, "hub", 0)
+    app = tmp_path / "quickstart-numpy"
+    shutil.copytree(REPO / "examples" / "quickstart-numpy", app,
+                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "build", "*.egg-info", ".venv"))
+    res = flwr("run", str(app), STACK, "--run-config", f"num-server-rounds=1 min-nodes={len(SPOKES)}", "--format", "json",
+               home=State.flwr_home, timeout=300)
+    run_id = str(json.loads(res.stdout[res.stdout.index("{"):])["run-id"])
+    try:
+        most = 0
+        deadline = time.monotonic() + 100  # more than three activation windows
+        while time.monotonic() < deadline:
+            most = max(most, len([p for p in hub_task_pods(e2e_rig) if p.status.phase in ("Pending", "Running")]))
+            time.sleep(2)
+        pending = [p for p in hub_task_pods(e2e_rig) if p.status.phase == "Pending"]
+        reasons = {c.reason for p in pending for c in p.status.conditions or [] if c.type == "PodScheduled"}
+        print(f"[e2e] unschedulable ServerApp task pods: at most {most} at a time, {len(pending)} pending "
+              f"({', '.join(sorted(r for r in reasons if r))})", flush=True)
+        assert pending and reasons == {"Unschedulable"}, [p.status for p in pending]
+        assert most == 2, f"{most} task pods at once: the budget (2) did not bound them"
+    finally:
+        flwr("stop", run_id, STACK, home=State.flwr_home)
+        set_node_gpus(e2e_rig, "hub", 1)
+    # The GPU back: the pending task pods run, find their run stopped and finish; the executor sweeps them.
+    started = time.monotonic()
+    wait("the stopped run's task pods swept", lambda: not hub_task_pods(e2e_rig), 240, every=5)
+    print(f"[e2e] task pods of the stopped run swept after {time.monotonic() - started:.0f}s", flush=True)
 
 
 def test_pulumi_destroy_stops_every_pod(e2e_rig: Rig, e2e_project: Project) -> None:
