@@ -347,6 +347,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--once", action="store_true")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stdout)
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per Control API call every pass otherwise
     kube = Kube.in_cluster(args.api_dir)
     namespace = kube.namespace()
     control = FlowerControl(args.control_address, args.ca_file)
