@@ -10,13 +10,10 @@ from __future__ import annotations
 
 import base64
 import json
-import os
-import ssl
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +23,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from federation import flower, tls
 from federation.manifests.ocm import addon, names
+from tests import kube_fake
 from tests.e2e.specs import make_spec
 
 TOKEN = "projected-token"
@@ -102,30 +100,13 @@ def _handler(api: FakeApi) -> type[BaseHTTPRequestHandler]:
 
 @pytest.fixture
 def fake_api(tmp_path: Path) -> Iterator[tuple[FakeApi, dict[str, str]]]:
-    ca = tls.generate_ca(validity_days=2)
-    cert = tls.issue_server_certificate(ca, dns_names=[], ip_addresses=["127.0.0.1"], validity_days=1)
-    paths = tls.write_tls_files(tmp_path / "server", cert)
-    api_dir = tmp_path / "api"
-    api_dir.mkdir()
-    (api_dir / "token").write_text(TOKEN + "\n")
-    (api_dir / "namespace").write_text(NS)
-    (api_dir / "ca.crt").write_bytes(paths.ca_cert.read_bytes())
     api = FakeApi()
     # What the work agent applied (CreateOnly): both empty.
     api.put("secrets", SECRET, {"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
                                 "metadata": {"name": SECRET, "namespace": NS}})
     api.put("configmaps", CONFIGMAP, {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": CONFIGMAP, "namespace": NS}})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(api))
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(paths.cert, paths.key)
-    server.socket = context.wrap_socket(server.socket, server_side=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    env = {**os.environ, "KUBERNETES_SERVICE_HOST": "127.0.0.1", "KUBERNETES_SERVICE_PORT": str(server.server_address[1])}
-    try:
-        yield api, {"api_dir": str(api_dir), **env}
-    finally:
-        server.shutdown()
-        server.server_close()
+    with kube_fake.serve(tmp_path, _handler(api), token=TOKEN, namespace=NS) as env:
+        yield api, env
 
 
 def run_init(env: dict[str, str], out: Path) -> subprocess.CompletedProcess[str]:
