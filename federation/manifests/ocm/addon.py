@@ -61,13 +61,9 @@ NODE_KEY_VOLUME = "node-auth"
 #: Lifetime of that projected token (the kubelet's minimum is 10 minutes).
 SECRET_INIT_TOKEN_SECONDS = 600
 
-#: Gets the Secret, creates it with 32 random bytes (hex) when absent (a 409 from a replica racing us is
-#: fine: read back whatever won), and writes its value, exact bytes, where the SuperNode reads it.
-#: Python's standard library only (every flwr image has it). No line starts with a space (YAML emitters
-#: fold such scalars differently) and no `{{` / `}}` (OCM's template grammar).
-_SECRET_INIT = """\
-import base64, http.client, json, os, secrets, ssl, sys
-api_dir, name, out, instance = sys.argv[1:5]
+#: What both init scripts start with (after their imports and argv): the pod's namespace and projected token from
+#: `api_dir`, and `call(method, path, body)` -> (status, body) against the API server with the cluster's CA.
+_SPOKE_API = """\
 read = lambda f: open(os.path.join(api_dir, f)).read().strip()
 ns, token = read("namespace"), read("token")
 host, port = os.environ["KUBERNETES_SERVICE_HOST"], int(os.environ.get("KUBERNETES_SERVICE_PORT", "443"))
@@ -75,6 +71,16 @@ ctx = ssl.create_default_context(cafile=os.path.join(api_dir, "ca.crt"))
 headers = {"Authorization": "Bearer " + token, "Accept": "application/json", "Content-Type": "application/json"}
 def call(method, path, body=None): c = http.client.HTTPSConnection(host, port, context=ctx, timeout=15); \
 c.request(method, path, body=body, headers=headers); r = c.getresponse(); return r.status, r.read()
+"""
+
+#: Gets the Secret, creates it with 32 random bytes (hex) when absent (a 409 from a replica racing us is
+#: fine: read back whatever won), and writes its value, exact bytes, where the SuperNode reads it.
+#: Python's standard library only (every flwr image has it). No line starts with a space (YAML emitters
+#: fold such scalars differently) and no `{{` / `}}` (OCM's template grammar).
+_SECRET_INIT = """\
+import base64, http.client, json, os, secrets, ssl, sys
+api_dir, name, out, instance = sys.argv[1:5]
+""" + _SPOKE_API + """\
 url = f"/api/v1/namespaces/{ns}/secrets"
 status, raw = call("GET", f"{url}/{name}")
 labels = {"app.kubernetes.io/managed-by": "flower-federation", "app.kubernetes.io/instance": instance}
@@ -87,7 +93,7 @@ data = base64.b64decode(json.loads(raw).get("data", {}).get("secret", ""))
 if not data: sys.exit(f"Secret {ns}/{name} has no 'secret' key (or an empty one)")
 fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o440); os.write(fd, data); os.close(fd)
 print(f"SuperExec secret of {ns}/{name} written to {out} ({len(data)} bytes)")
-"""  # noqa: S105 - a script, not a secret
+"""
 
 
 def _api_volume() -> Obj:
@@ -132,13 +138,7 @@ import base64, http.client, json, os, ssl, sys
 from cryptography.hazmat.primitives import serialization as ser
 from cryptography.hazmat.primitives.asymmetric import ec
 api_dir, secret, secret_key, cm, cm_key, out = sys.argv[1:7]
-read = lambda f: open(os.path.join(api_dir, f)).read().strip()
-ns, token = read("namespace"), read("token")
-host, port = os.environ["KUBERNETES_SERVICE_HOST"], int(os.environ.get("KUBERNETES_SERVICE_PORT", "443"))
-ctx = ssl.create_default_context(cafile=os.path.join(api_dir, "ca.crt"))
-headers = {"Authorization": "Bearer " + token, "Accept": "application/json", "Content-Type": "application/json"}
-def call(method, path, body=None): c = http.client.HTTPSConnection(host, port, context=ctx, timeout=15); \
-c.request(method, path, body=body, headers=headers); r = c.getresponse(); return r.status, r.read()
+""" + _SPOKE_API + """\
 def need(what, status, raw): return json.loads(raw) if status == 200 else \
 sys.exit(f"{what}: HTTP {status}: {raw[:300].decode(errors='replace')}")
 def parse(pem): return ser.load_ssh_private_key(pem, None)
