@@ -180,6 +180,16 @@ def container(
     return c
 
 
+def api_token_volume(name: str, expiration_seconds: int) -> Obj:
+    """A projected volume with a bound ServiceAccount token, the cluster CA and the pod's namespace (files `token`,
+    `ca.crt`, `namespace`): API credentials for one container of a pod that automounts none."""
+    return {"name": name, "projected": {"defaultMode": 0o440, "sources": [
+        {"serviceAccountToken": {"path": "token", "expirationSeconds": expiration_seconds}},
+        {"configMap": {"name": "kube-root-ca.crt", "items": [{"key": "ca.crt", "path": "ca.crt"}]}},
+        {"downwardAPI": {"items": [{"path": "namespace", "fieldRef": {"fieldPath": "metadata.namespace"}}]}},
+    ]}}
+
+
 def tolerations(items: Sequence[Toleration]) -> list[Obj]:
     """Pod tolerations in Kubernetes form."""
     return [t.model_dump(by_alias=True, exclude_none=True) for t in items]

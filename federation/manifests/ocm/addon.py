@@ -96,15 +96,6 @@ print(f"SuperExec secret of {ns}/{name} written to {out} ({len(data)} bytes)")
 """
 
 
-def _api_volume() -> Obj:
-    """A projected, 10-minute API token with the cluster CA and the namespace: the init containers' only credential."""
-    return {"name": API_VOLUME, "projected": {"defaultMode": 0o440, "sources": [
-        {"serviceAccountToken": {"path": "token", "expirationSeconds": SECRET_INIT_TOKEN_SECONDS}},
-        {"configMap": {"name": "kube-root-ca.crt", "items": [{"key": "ca.crt", "path": "ca.crt"}]}},
-        {"downwardAPI": {"items": [{"path": "namespace", "fieldRef": {"fieldPath": "metadata.namespace"}}]}},
-    ]}}
-
-
 _INIT_RESOURCES = {"requests": {"cpu": "10m", "memory": "32Mi"}, "limits": {"cpu": "200m", "memory": "64Mi"}}
 
 
@@ -334,7 +325,7 @@ def supernode_deployment(spec: FederationSpec, pool: PoolSpec, ca_bundle: str | 
         vols += init_vols
         mounts.append({"name": "superexec-secret", "mountPath": flower.CONTAINER.secret_dir, "readOnly": True})
     if init:
-        vols.append(_api_volume())
+        vols.append(common.api_token_volume(API_VOLUME, SECRET_INIT_TOKEN_SECONDS))
     image = spoke_image(spec, pool.image or spec.flower.images.supernode)
     ctr = common.container(
         SUPERNODE_CONTAINER, image, process, res=supernode_resources(pool), mounts=mounts,

@@ -111,11 +111,7 @@ def _deployment(spec: FederationSpec) -> Obj:
     volumes, mounts = common.scratch_volumes(proc)
     volumes += [
         {"name": "script", "configMap": {"name": name, "items": [{"key": SCRIPT_KEY, "path": SCRIPT_KEY}]}},
-        {"name": "api", "projected": {"defaultMode": 0o440, "sources": [
-            {"serviceAccountToken": {"path": "token", "expirationSeconds": API_TOKEN_SECONDS}},
-            {"configMap": {"name": "kube-root-ca.crt", "items": [{"key": "ca.crt", "path": "ca.crt"}]}},
-            {"downwardAPI": {"items": [{"path": "namespace", "fieldRef": {"fieldPath": "metadata.namespace"}}]}},
-        ]}},
+        common.api_token_volume("api", API_TOKEN_SECONDS),
     ]
     mounts += [{"name": "script", "mountPath": SCRIPT_DIR, "readOnly": True},
                {"name": "api", "mountPath": API_DIR, "readOnly": True}]
