@@ -13,6 +13,7 @@ namespace; egress to DNS, the SuperLink's port and the API server only; no Servi
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from importlib import resources
 from pathlib import PurePosixPath
@@ -49,8 +50,9 @@ HEALTH_PORT = 9097
 REPORT_KEY = "registrations.json"
 
 
+@functools.cache
 def script() -> str:
-    """The registrar's source, as shipped in its ConfigMap."""
+    """The registrar's source, as shipped in its ConfigMap (read once: every builder call ships the same file)."""
     return resources.files("federation.agents").joinpath("registrar.py").read_text(encoding="utf-8")
 
 
